@@ -1,0 +1,25 @@
+# snakesweep: the tutorial "Practical deep learning with PyTorch" as a reproducible Snakemake sweep.
+# Run: snakemake --cores 4 (add --resources gpu=N on a GPU machine); see README.md.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/explore.smk"
+include: "workflow/rules/sweep.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/tracking.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,203 @@
+"""Reading the input table from its source and checking it before anything is trained on it."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import SnakesweepError
+from .io import atomic_path
+
+BUILTIN = "builtin:breast_cancer"
+BUILTIN_TARGET = "target"
+BUILTIN_POSITIVE = "malignant"
+
+
+def source_kind(source: str) -> str:
+    """'builtin', 'url' or 'file'; other URL schemes are refused (no file://, ftp:// or s3:// surprises)."""
+    if source == BUILTIN:
+        return "builtin"
+    if source.startswith("builtin:"):
+        raise SnakesweepError(f"data.source: unknown built-in data set {source!r}; the only one is {BUILTIN!r}")
+    scheme = urllib.parse.urlparse(source).scheme.lower()
+    if scheme in ("http", "https"):
+        return "url"
+    if len(scheme) > 1:  # one letter is a Windows drive, not a scheme
+        raise SnakesweepError(f"data.source: URL scheme '{scheme}:' is not allowed in {source!r}; "
+                              "use an http(s) URL or a local file path")
+    return "file"
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def download(url: str, dest: Path, *, sha256: str | None, max_bytes: int, timeout: float = 60) -> Path:
+    """Fetch `url` once into `dest`, refusing anything larger than `max_bytes` or with the wrong hash."""
+    if not sha256:
+        raise SnakesweepError(f"data.sha256: required for the URL source {url!r} so the download can be "
+                              "checked; set it to the file's sha256 (run `sha256sum` on a copy)")
+    if dest.exists() and sha256_file(dest) == sha256.lower():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    h, size = hashlib.sha256(), 0
+    with atomic_path(dest) as tmp, urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
+        declared = resp.headers.get("Content-Length")
+        if declared and int(declared) > max_bytes:
+            raise SnakesweepError(f"data.source: {url} is {int(declared)} bytes, over data.max_download_mb")
+        for chunk in iter(lambda: resp.read(1 << 20), b""):
+            size += len(chunk)
+            if size > max_bytes:
+                raise SnakesweepError(f"data.source: {url} is larger than data.max_download_mb "
+                                      f"({max_bytes} bytes); stopped the download")
+            h.update(chunk)
+            out.write(chunk)
+        if h.hexdigest() != sha256.lower():
+            raise SnakesweepError(f"data.sha256: the download of {url} has sha256 {h.hexdigest()}, "
+                                  f"but data.sha256 is {sha256}")
+    return dest
+
+
+def builtin_table():
+    """The tutorial's breast-cancer data, shipped inside scikit-learn (no network)."""
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    labels = pd.Series(np.asarray(bunch.target_names)[bunch.target.to_numpy()], name=BUILTIN_TARGET)
+    return pd.concat([bunch.data, labels], axis=1)
+
+
+def _separator(path: Path) -> str:
+    return "\t" if path.suffix.lower() in (".tsv", ".tab", ".txt") else ","
+
+
+def read_header(path: str | Path) -> list[str]:
+    """The column names of a CSV/TSV file, refusing a missing or empty file and duplicate names."""
+    path = Path(path)
+    if not path.is_file():
+        raise SnakesweepError(f"data.source: file '{path}' does not exist")
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        header = next(csv.reader(io.StringIO(fh.readline()), delimiter=_separator(path)), None)
+    if not header or all(not c.strip() for c in header):
+        raise SnakesweepError(f"data.source: file '{path}' is empty (no header line)")
+    dups = sorted({c for c in header if header.count(c) > 1})
+    if dups:
+        raise SnakesweepError(f"data.source: file '{path}' has duplicate column names: {dups}")
+    return header
+
+
+def read_table(path: str | Path):
+    """Read a CSV/TSV file, refusing empty files and duplicate column names (pandas would rename them)."""
+    import pandas as pd
+
+    read_header(path)
+    path = Path(path)
+    df = pd.read_csv(path, sep=_separator(path), encoding="utf-8-sig")
+    if df.empty:
+        raise SnakesweepError(f"data.source: file '{path}' has a header but no rows")
+    return df
+
+
+@dataclass
+class Prepared:
+    table: object  # pandas.DataFrame: the features plus the label column, in input order
+    features: list[str]
+    target: str
+    classes: list[str]  # [negative, positive], as written in the input
+    positive_class: str
+    dropped_rows: int
+
+
+def prepare(df, *, target: str, positive_class=None, exclude=(), drop_missing=False, source="data"):
+    """Check a table and return its numeric features and binary label, or raise naming what is wrong."""
+    import pandas as pd
+
+    cols = [str(c) for c in df.columns]
+    df = df.set_axis(cols, axis=1)
+    if target not in cols:
+        raise SnakesweepError(f"data.target: column '{target}' is not in {source}; its columns are {cols[:12]}"
+                              + (" ..." if len(cols) > 12 else ""))
+    missing_excl = [c for c in exclude if c not in cols]
+    if missing_excl:
+        raise SnakesweepError(f"data.exclude: column(s) {missing_excl} are not in {source}")
+    features = [c for c in cols if c != target and c not in exclude]
+    if not features:
+        raise SnakesweepError(f"data: {source} has no feature columns besides the target '{target}'")
+    nonnum = [c for c in features if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])]
+    if nonnum:
+        raise SnakesweepError(f"data: feature column(s) {nonnum[:10]} are not numeric; expected numbers only "
+                              "(list identifier or text columns in data.exclude)")
+    x = df[features].to_numpy(dtype=np.float64)
+    bad_rows = ~np.isfinite(x).all(axis=1) | df[target].isna().to_numpy()
+    dropped = 0
+    if bad_rows.any():
+        bad_cols = [c for c, bad in zip(features, (~np.isfinite(x)).any(axis=0), strict=True) if bad]
+        if df[target].isna().any():
+            bad_cols.append(target)
+        if not drop_missing:
+            kinds = "NaN/inf or missing"
+            raise SnakesweepError(f"data: {int(bad_rows.sum())} row(s) of {source} have {kinds} values in "
+                                  f"column(s) {bad_cols[:10]}; clean the file or set data.drop_missing: true "
+                                  "to drop those rows")
+        dropped = int(bad_rows.sum())
+        df = df.loc[~bad_rows].reset_index(drop=True)
+    labels = df[target]
+    classes = sorted(pd.unique(labels).tolist(), key=str)
+    if len(classes) != 2:
+        shown = [str(c) for c in classes[:10]]
+        raise SnakesweepError(f"data.target: column '{target}' must have exactly 2 classes for binary "
+                              f"classification, found {len(classes)}: {shown}")
+    names = [str(c) for c in classes]
+    if positive_class is None:
+        if set(names) in ({"0", "1"}, {"False", "True"}, {"0.0", "1.0"}):
+            positive_class = names[1]
+        else:
+            raise SnakesweepError(f"data.positive_class: column '{target}' has labels {names}; set "
+                                  "data.positive_class to the one that counts as positive")
+    positive_class = str(positive_class)
+    if positive_class not in names:
+        raise SnakesweepError(f"data.positive_class: {positive_class!r} is not a label of column '{target}'; "
+                              f"expected one of {names}")
+    negative = next(n for n in names if n != positive_class)
+    out = df[features].astype("float64")
+    out[target] = labels.astype(str).to_numpy()
+    return Prepared(out, features, target, [negative, positive_class], positive_class, dropped)
+
+
+def load(source: str, *, target: str, resources: Path, sha256=None, max_bytes=100 << 20):
+    """The raw table behind `data.source`, downloading a URL once into `resources`."""
+    kind = source_kind(source)
+    if kind == "builtin":
+        return builtin_table()
+    if kind == "url":
+        name = Path(urllib.parse.urlparse(source).path).name or "download.csv"
+        path = download(source, Path(resources) / name, sha256=sha256, max_bytes=max_bytes)
+        return read_table(path)
+    return read_table(source)
+
+
+def fingerprint(source: str, sha256=None) -> str:
+    """What identifies the input data for point ids, cheap enough to compute whenever the DAG is built."""
+    kind = source_kind(source)
+    if kind == "builtin":
+        from importlib.metadata import version
+
+        return f"{BUILTIN}@scikit-learn-{version('scikit-learn')}"
+    if kind == "url":
+        return f"sha256:{(sha256 or '').lower()}"
+    path = Path(source)
+    if not path.is_file():
+        raise SnakesweepError(f"data.source: file '{path}' does not exist")
+    return f"sha256:{sha256_file(path)}"

@@ -1,0 +1,55 @@
+"""Atomic file output: a reader never sees a half-written file, even after `kill -9`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path beside `path`; on success it replaces `path` in one rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+def write_json(path: str | Path, obj) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def read_json(path: str | Path):
+    return json.loads(Path(path).read_text())
+
+
+def write_tsv(path: str | Path, df) -> None:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, sep="\t", index=False, na_rep="", float_format=None)
+
+
+def read_tsv(path: str | Path):
+    import pandas as pd
+
+    # round_trip keeps every float exactly as written, so ids and values match the DAG's own.
+    return pd.read_csv(path, sep="\t", float_precision="round_trip")
+
+
+def savefig(fig, path: str | Path) -> None:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "svg", bbox_inches="tight")

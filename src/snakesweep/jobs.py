@@ -1,0 +1,116 @@
+"""What each workflow job does, from file paths to file paths. The Snakemake scripts only call these."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import data
+from .io import atomic_path, read_json, write_json, write_tsv
+from .split import Scaler, stratified_split
+
+
+def prepare_data(*, source: str, target: str, positive_class, exclude, drop_missing: bool, sha256,
+                 max_download_mb: float, resources: str, table_out: str, labels_out: str) -> None:
+    """Write the working table (features + label) and what the labels mean."""
+    raw = data.load(source, target=target, resources=Path(resources), sha256=sha256,
+                    max_bytes=int(max_download_mb * (1 << 20)))
+    if positive_class is None and data.source_kind(source) == "builtin":
+        positive_class = data.BUILTIN_POSITIVE
+    prepared = data.prepare(raw, target=target, positive_class=positive_class, exclude=exclude,
+                            drop_missing=drop_missing, source=f"data.source '{source}'")
+    counts = prepared.table[target].value_counts()
+    write_tsv(table_out, prepared.table)
+    write_json(labels_out, {
+        "target": target,
+        "positive_class": prepared.positive_class,
+        "negative_class": prepared.classes[0],
+        "features": prepared.features,
+        "rows": len(prepared.table),
+        "dropped_rows": prepared.dropped_rows,
+        "class_counts": {str(k): int(v) for k, v in counts.items()},
+        "source": source,
+    })
+    print(f"{len(prepared.table)} rows, {len(prepared.features)} features, positive class "
+          f"{prepared.positive_class!r}, dropped {prepared.dropped_rows} rows")
+
+
+def read_prepared(table: str, labels: str):
+    from .io import read_tsv
+
+    info = read_json(labels)
+    df = read_tsv(table)
+    x = df[info["features"]].to_numpy(dtype=np.float64)
+    y = (df[info["target"]].astype(str) == str(info["positive_class"])).to_numpy()
+    return x, y.astype(np.float32), info
+
+
+def split_data(*, table: str, labels: str, fractions: dict, seed: int, standardize: bool,
+               outputs: dict) -> None:
+    """Stratified split; the scaler is fitted on the training rows only and applied to all three."""
+    x, y, info = read_prepared(table, labels)
+    assign = stratified_split(y, fractions, seed, labels=[info["negative_class"], info["positive_class"]])
+    train = assign == "train"
+    scaler = Scaler.fit(x[train]) if standardize else Scaler.identity(x.shape[1])
+    for name in ("train", "val", "test"):
+        rows = assign == name
+        with atomic_path(outputs[name]) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, x=scaler.transform(x[rows]).astype(np.float32), y=y[rows], row=np.flatnonzero(rows))
+    import pandas as pd
+
+    write_tsv(outputs["assignment"], pd.DataFrame({"row": np.arange(len(y)), "subset": assign,
+                                                   "label": y.astype(int)}))
+    write_json(outputs["scaler"], {**scaler.to_dict(info["features"]), "standardize": bool(standardize),
+                                   "fitted_on": "train", "seed": seed, "fractions": fractions,
+                                   "counts": {n: int((assign == n).sum()) for n in ("train", "val", "test")}})
+
+
+def train_point(*, point: str, hp: dict, train: str, val: str, labels: str, threads: int, outputs: dict,
+                tracking: dict | None = None, gpu_lock_dir: str = ".snakemake/gpu-locks") -> dict:
+    """One point's training job. A GPU job first claims a device of its own, before torch starts."""
+    from contextlib import nullcontext
+
+    claim = nullcontext()
+    if hp["accelerator"] == "gpu":
+        from .gpu import claimed_gpu, count_gpus
+
+        claim = claimed_gpu(count_gpus(), Path(gpu_lock_dir), owner=point)
+    with claim:
+        from .train import run_point
+
+        tracker = None
+        if tracking and tracking.get("enabled") and tracking.get("mode") != "disabled":
+            from .tracking import PointTracker
+
+            tracker = PointTracker(point=point, hp=hp, **tracking)
+        record = run_point(point=point, hp=hp, train_path=train, val_path=val,
+                           features=read_json(labels)["features"], threads=threads,
+                           model_out=outputs["model"], history_out=outputs["history"],
+                           metrics_out=outputs["metrics"], tracker=tracker)
+    print(f"point {point}: {record['status']} {record['reason']} val_loss={record['val_loss']} "
+          f"val_roc_auc={record['val_roc_auc']} on {record['device']} (pid {os.getpid()})")
+    return record
+
+
+def write_points(*, rows: list[dict], names: list[str], out: str) -> None:
+    """The points table, the one list of points that the summary and the report read."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=["point", *names])
+    write_tsv(out, df)
+    print(f"{len(df)} points")
+
+
+def run_logged(fn, **kwargs):
+    """Run a job; bad input ends it with its one-line explanation instead of a traceback."""
+    import sys
+
+    from . import SnakesweepError
+
+    try:
+        return fn(**kwargs)
+    except SnakesweepError as err:
+        print(f"snakesweep: error: {err}", file=sys.stderr, flush=True)
+        sys.exit(1)

@@ -1,0 +1,85 @@
+# Helpers shared by the rules: config validation, the sweep plan, and input/param functions.
+import os
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+# The checkout's own library always wins over any installed copy, at DAG-build time and in jobs.
+SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [SRC] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+)
+
+from snakesweep import SnakesweepError
+from snakesweep.plan import make_plan
+
+
+validate(config, workflow.source_path("../schemas/config.schema.yaml"))
+
+try:
+    PLAN = make_plan(config, base=".")
+except SnakesweepError as err:
+    raise WorkflowError(f"snakesweep: {err}") from None
+
+POINTS = PLAN.ids
+SPEC = PLAN.spec
+POINT_DIR = "results/points/{point}"
+
+
+wildcard_constraints:
+    point="[0-9a-f]{12}",
+
+
+def hparams(wildcards):
+    return PLAN.hparams(wildcards.point)
+
+
+def gpu_count(wildcards):
+    """A job declares gpu=1 exactly when it trains on a GPU, so CPU jobs never wait for one."""
+    return 1 if PLAN.hparams(wildcards.point)["accelerator"] == "gpu" else 0
+
+
+def point_label(wildcards):
+    """Report labels: the point id and its swept parameters."""
+    params = PLAN.by_id[wildcards.point]["params"]
+    return {"point": wildcards.point, **{k: "-" if v is None else v for k, v in params.items()}}
+
+
+def point_title(wildcards):
+    return ", ".join(f"{k}={v}" for k, v in point_label(wildcards).items())
+
+
+def data_input(wildcards):
+    """A local source file is an input, so editing it reruns the data preparation."""
+    source = config["data"]["source"]
+    if source.startswith(("builtin:", "http://", "https://")):
+        return []
+    return [source]
+
+
+def per_point(pattern):
+    return expand(pattern, point=POINTS)
+
+
+def tracking_params():
+    cfg = dict(config["tracking"]["wandb"])
+    cfg["group"] = cfg.get("group") or SPEC.name
+    cfg["run_dir"] = "results/wandb"
+    return cfg
+
+
+def all_targets():
+    return [
+        "results/sweep/points.tsv",
+        "results/summary.tsv",
+        "results/best.json",
+        "results/plots/test_roc.svg",
+        "results/plots/top_learning_curves.svg",
+        "results/plots/val_auc_by_param.svg",
+        "results/explore/class_balance.svg",
+        "results/explore/pairplot.png",
+        "results/explore/correlation.svg",
+    ] + per_point(POINT_DIR + "/learning_curve.svg")

@@ -1,0 +1,24 @@
+import sys
+
+sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
+
+from snakesweep.evaluate import evaluate_best
+from snakesweep.jobs import run_logged
+
+points = snakemake.params.points
+run_logged(
+    evaluate_best,
+    summary=snakemake.input.summary,
+    models=dict(zip(points, snakemake.input.models, strict=True)),
+    metric_files=dict(zip(points, snakemake.input.metrics, strict=True)),
+    train=snakemake.input.train,
+    val=snakemake.input.val,
+    test=snakemake.input.test,
+    metric=snakemake.params.metric,
+    goal=snakemake.params.goal,
+    n_boot=snakemake.params.bootstrap,
+    seed=snakemake.params.seed,
+    out_json=snakemake.output.best,
+    out_roc=snakemake.output.roc,
+    out_predictions=snakemake.output.predictions,
+)

@@ -1,0 +1,13 @@
+import sys
+
+sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
+
+from snakesweep.jobs import prepare_data, run_logged
+
+run_logged(
+    prepare_data,
+    **snakemake.params,
+    resources="resources",
+    table_out=snakemake.output.table,
+    labels_out=snakemake.output.labels,
+)

@@ -1,0 +1,15 @@
+import sys
+
+sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
+
+from snakesweep.jobs import run_logged, split_data
+
+run_logged(
+    split_data,
+    table=snakemake.input.table,
+    labels=snakemake.input.labels,
+    fractions=dict(snakemake.params.fractions),
+    seed=snakemake.params.seed,
+    standardize=snakemake.params.standardize,
+    outputs=dict(snakemake.output.items()),
+)

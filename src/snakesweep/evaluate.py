@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 from . import metrics
 from .io import read_json, read_tsv, savefig, write_json, write_tsv
-from .sweep import METRICS
 
 SUMMARY_METRICS = ["status", "reason", "val_loss", "val_roc_auc", "val_roc_auc_lo", "val_roc_auc_hi",
                    "train_loss", "epochs", "seed", "engine", "device", "train_seconds", "startup_seconds"]
@@ -16,8 +16,6 @@ SUMMARY_METRICS = ["status", "reason", "val_loss", "val_roc_auc", "val_roc_auc_l
 
 def summarize(*, points: str, metric_files: list[str], metric: str, goal: str, out: str):
     """One row per point of the current points table, best first by the sweep's metric and goal."""
-    import pandas as pd
-
     table = read_tsv(points)
     records = {r["point"]: r for r in (read_json(f) for f in metric_files)}
     rows = []
@@ -53,6 +51,8 @@ def _clean(obj):
         return [_clean(v) for v in obj]
     if isinstance(obj, np.generic):
         obj = obj.item()
+    if obj is pd.NA:
+        return None
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
@@ -62,7 +62,6 @@ def evaluate_best(*, summary: str, models: dict, metric_files: dict, train: str,
                   metric: str, goal: str, n_boot: int, seed: int, out_json: str, out_roc: str,
                   out_predictions: str) -> dict:
     """Evaluate the point chosen on validation on the test split, once, next to a logistic regression."""
-    import pandas as pd
     import torch
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_curve
@@ -90,11 +89,11 @@ def evaluate_best(*, summary: str, models: dict, metric_files: dict, train: str,
     base_ci = metrics.bootstrap_auc(y_test, base_scores, n_boot=n_boot, seed=seed)
     diff_ci = metrics.paired_bootstrap_diff(y_test, scores, base_scores, n_boot=n_boot, seed=seed)
 
-    swept = [c for c in read_tsv(summary).columns if c not in ("point", *SUMMARY_METRICS)]
+    swept = [c for c in df.columns if c not in ("point", *SUMMARY_METRICS)]
     result = {
         "point": point,
         "chosen_by": {"metric": metric, "goal": goal, "split": "val"},
-        "params": {k: record["hparams"][k] for k in swept if k in record["hparams"]},
+        "params": {k: best[k] for k in swept},  # as in the points table: empty where it has no effect
         "hparams": record["hparams"],
         "val_loss": record["val_loss"],
         "val_roc_auc": record["val_roc_auc"],
@@ -139,8 +138,6 @@ def plot_learning_curve(*, history: str, out: str, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import pandas as pd
-
     h = pd.read_csv(history)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3.2))
     a1.plot(h["epoch"], h["train_loss"], marker="o", label="train")
@@ -162,8 +159,6 @@ def plot_sweep(*, summary: str, histories: dict, metric: str, top: int, out_curv
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import pandas as pd
-
     df = read_tsv(summary)
     ok = df[df["status"] == "ok"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6))

@@ -38,15 +38,28 @@ def read_json(path: str | Path):
 
 
 def write_tsv(path: str | Path, df) -> None:
+    from .hparams import HPARAMS
+
+    df = df.copy()
+    for col in df.columns:
+        if col in HPARAMS and HPARAMS[col].kind == "int":
+            df[col] = df[col].astype("Int64")
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, sep="\t", index=False, na_rep="", float_format=None)
+        df.to_csv(tmp, sep="\t", index=False, na_rep="")
 
 
 def read_tsv(path: str | Path):
+    """Read a TSV written by write_tsv; integer hyperparameters stay integers even with empty cells."""
     import pandas as pd
 
+    from .hparams import HPARAMS
+
     # round_trip keeps every float exactly as written, so ids and values match the DAG's own.
-    return pd.read_csv(path, sep="\t", float_precision="round_trip")
+    df = pd.read_csv(path, sep="\t", float_precision="round_trip")
+    for col in df.columns:
+        if col in HPARAMS and HPARAMS[col].kind == "int":
+            df[col] = df[col].astype("Int64")
+    return df
 
 
 def savefig(fig, path: str | Path) -> None:

@@ -82,9 +82,11 @@ def train_point(*, point: str, hp: dict, train: str, val: str, labels: str, thre
 
         tracker = None
         if tracking and tracking.get("enabled") and tracking.get("mode") != "disabled":
-            from .tracking import PointTracker
+            from .tracking import WandbTracker
 
-            tracker = PointTracker(point=point, hp=hp, **tracking)
+            opts = {k: tracking[k] for k in ("mode", "project", "entity", "group", "log_model") if k in tracking}
+            tracker = WandbTracker(point=point, run_dir=Path(tracking["run_dir"]), config={"point": point, **hp},
+                                   **opts)
         record = run_point(point=point, hp=hp, train_path=train, val_path=val,
                            features=read_json(labels)["features"], threads=threads,
                            model_out=outputs["model"], history_out=outputs["history"],

@@ -506,3 +506,12 @@ def read_offline_run(run_file: Path) -> dict[str, Any]:
         elif kind == "exit":
             out["exit_code"] = rec.exit.exit_code
     return out
+
+
+def sync_job(*, root: str, out: str) -> None:
+    """The `wandb_sync` target: upload every offline run not yet synced, and list what was synced."""
+    from .io import write_text
+
+    commands = sync_offline_runs(Path(root))
+    write_text(out, "".join(c + "\n" for c in commands))
+    print(f"synced {len(commands)} offline run(s) from {root}")

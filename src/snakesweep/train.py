@@ -220,7 +220,10 @@ def run_point(*, point: str, hp: dict, train_path, val_path, features: list[str]
     make_deterministic(threads)
     device = resolve_device(hp)
     train, val = load_split(train_path, device), load_split(val_path, device)
-    on_epoch = tracker.log_epoch_row if tracker is not None else None
+    on_epoch = None
+    if tracker is not None:
+        def on_epoch(row):
+            tracker.log_epoch(row["epoch"], {k: v for k, v in row.items() if k != "epoch"})
     if hp["engine"] == "lightning":
         from .engine_lightning import fit_lightning
 
@@ -254,7 +257,8 @@ def run_point(*, point: str, hp: dict, train_path, val_path, features: list[str]
     save_checkpoint(Path(model_out), result, hp, features)
     write_history(Path(history_out), result.history)
     if tracker is not None:
-        tracker.finish_point(record, Path(model_out))
+        summary = {k: record[k] for k in ("status", "val_loss", "val_roc_auc", "train_loss", "epochs")}
+        tracker.finish(_finite(summary), Path(model_out), exit_code=0 if ok else 1)
     write_json(metrics_out, _finite(record))
     return record
 

@@ -9,13 +9,14 @@ from snakemake.utils import validate
 # The checkout's own library always wins over any installed copy, at DAG-build time and in jobs.
 SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    [SRC] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        [SRC] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
 )
 
 from snakesweep import SnakesweepError
 from snakesweep.plan import make_plan
-
 
 validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 
@@ -26,7 +27,6 @@ except SnakesweepError as err:
 
 POINTS = PLAN.ids
 SPEC = PLAN.spec
-POINT_DIR = "results/points/{point}"
 
 
 wildcard_constraints:
@@ -45,7 +45,10 @@ def gpu_count(wildcards):
 def point_label(wildcards):
     """Report labels: the point id and its swept parameters."""
     params = PLAN.by_id[wildcards.point]["params"]
-    return {"point": wildcards.point, **{k: "-" if v is None else v for k, v in params.items()}}
+    return {
+        "point": wildcards.point,
+        **{k: "-" if v is None else v for k, v in params.items()},
+    }
 
 
 def point_title(wildcards):
@@ -67,7 +70,6 @@ def per_point(pattern):
 def tracking_params():
     cfg = dict(config["tracking"]["wandb"])
     cfg["group"] = cfg.get("group") or SPEC.name
-    cfg["run_dir"] = "results/wandb"
     return cfg
 
 
@@ -82,4 +84,4 @@ def all_targets():
         "results/explore/class_balance.svg",
         "results/explore/pairplot.png",
         "results/explore/correlation.svg",
-    ] + per_point(POINT_DIR + "/learning_curve.svg")
+    ] + per_point("results/points/{point}/learning_curve.svg")

@@ -4,6 +4,10 @@ rule prepare_data:
     output:
         table="results/data/table.tsv",
         labels="results/data/labels.json",
+    log:
+        "results/logs/prepare_data.log",
+    conda:
+        "../../environment.yml"
     params:
         source=config["data"]["source"],
         target=config["data"]["target"],
@@ -12,8 +16,6 @@ rule prepare_data:
         drop_missing=config["data"]["drop_missing"],
         sha256=config["data"]["sha256"],
         max_download_mb=config["data"]["max_download_mb"],
-    log:
-        "results/logs/prepare_data.log",
     script:
         "../scripts/prepare_data.py"
 
@@ -28,11 +30,13 @@ rule split:
         test="results/split/test.npz",
         assignment="results/split/assignment.tsv",
         scaler="results/split/scaler.json",
+    log:
+        "results/logs/split.log",
+    conda:
+        "../../environment.yml"
     params:
         fractions=config["split"]["fractions"],
         seed=config["split"]["seed"],
         standardize=config["split"]["standardize"],
-    log:
-        "results/logs/split.log",
     script:
         "../scripts/split.py"

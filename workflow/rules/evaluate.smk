@@ -1,18 +1,20 @@
 rule summarize:
     input:
         points="results/sweep/points.tsv",
-        metrics=per_point(POINT_DIR + "/metrics.json"),
+        metrics=per_point("results/points/{point}/metrics.json"),
     output:
         report(
             "results/summary.tsv",
             caption="../report/summary.rst",
             category="Summary",
         ),
+    log:
+        "results/logs/summarize.log",
+    conda:
+        "../../environment.yml"
     params:
         metric=SPEC.metric,
         goal=SPEC.goal,
-    log:
-        "results/logs/summarize.log",
     script:
         "../scripts/summarize.py"
 
@@ -20,8 +22,8 @@ rule summarize:
 rule evaluate_best:
     input:
         summary="results/summary.tsv",
-        models=per_point(POINT_DIR + "/model.pt"),
-        metrics=per_point(POINT_DIR + "/metrics.json"),
+        models=per_point("results/points/{point}/model.pt"),
+        metrics=per_point("results/points/{point}/metrics.json"),
         train="results/split/train.npz",
         val="results/split/val.npz",
         test="results/split/test.npz",
@@ -37,16 +39,18 @@ rule evaluate_best:
             category="Summary",
         ),
         predictions="results/best_test_predictions.tsv",
+    log:
+        "results/logs/evaluate_best.log",
+    benchmark:
+        "results/benchmarks/evaluate_best.tsv"
+    conda:
+        "../../environment.yml"
     params:
         points=POINTS,
         metric=SPEC.metric,
         goal=SPEC.goal,
         bootstrap=config["evaluate"]["bootstrap"],
         seed=config["evaluate"]["seed"],
-    log:
-        "results/logs/evaluate_best.log",
-    benchmark:
-        "results/benchmarks/evaluate_best.tsv"
     script:
         "../scripts/evaluate_best.py"
 
@@ -54,7 +58,7 @@ rule evaluate_best:
 rule plot_sweep:
     input:
         summary="results/summary.tsv",
-        histories=per_point(POINT_DIR + "/history.csv"),
+        histories=per_point("results/points/{point}/history.csv"),
     output:
         curves=report(
             "results/plots/top_learning_curves.svg",
@@ -66,11 +70,13 @@ rule plot_sweep:
             caption="../report/val_auc_by_param.rst",
             category="Summary",
         ),
+    log:
+        "results/logs/plot_sweep.log",
+    conda:
+        "../../environment.yml"
     params:
         points=POINTS,
         metric=SPEC.metric,
         top=config["evaluate"]["top"],
-    log:
-        "results/logs/plot_sweep.log",
     script:
         "../scripts/plot_sweep.py"

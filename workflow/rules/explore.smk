@@ -23,9 +23,11 @@ rule explore:
             caption="../report/correlation.rst",
             category="Exploration",
         ),
-    params:
-        features=config["explore"]["features"],
     log:
         "results/logs/explore.log",
+    conda:
+        "../../environment.yml"
+    params:
+        features=config["explore"]["features"],
     script:
         "../scripts/explore.py"

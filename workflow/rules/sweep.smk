@@ -7,11 +7,13 @@ rule plan_sweep:
             caption="../report/points.rst",
             category="Sweep",
         ),
+    log:
+        "results/logs/plan_sweep.log",
+    conda:
+        "../../environment.yml"
     params:
         rows=PLAN.rows(),
         names=SPEC.names,
-    log:
-        "results/logs/plan_sweep.log",
     script:
         "../scripts/plan_sweep.py"
 
@@ -22,37 +24,42 @@ rule train:
         val="results/split/val.npz",
         labels="results/data/labels.json",
     output:
-        model=POINT_DIR + "/model.pt",
-        history=POINT_DIR + "/history.csv",
-        metrics=POINT_DIR + "/metrics.json",
-    params:
-        hp=hparams,
-        tracking=tracking_params(),
-    threads: config["train"]["threads"]
-    resources:
-        gpu=gpu_count,
+        model="results/points/{point}/model.pt",
+        history="results/points/{point}/history.csv",
+        metrics="results/points/{point}/metrics.json",
     log:
         "results/logs/train/{point}.log",
     benchmark:
         "results/benchmarks/train/{point}.tsv"
+    conda:
+        "../../environment.yml"
+    threads: config["train"]["threads"]
+    resources:
+        gpu=gpu_count,
+    params:
+        hp=hparams,
+        tracking=tracking_params(),
+        wandb_dir="results/wandb",
     script:
         "../scripts/train.py"
 
 
 rule learning_curve:
     input:
-        POINT_DIR + "/history.csv",
+        "results/points/{point}/history.csv",
     output:
         report(
-            POINT_DIR + "/learning_curve.svg",
+            "results/points/{point}/learning_curve.svg",
             caption="../report/learning_curve.rst",
             category="Sweep",
             subcategory="Learning curves",
             labels=point_label,
         ),
-    params:
-        title=point_title,
     log:
         "results/logs/learning_curve/{point}.log",
+    conda:
+        "../../environment.yml"
+    params:
+        title=point_title,
     script:
         "../scripts/learning_curve.py"

@@ -13,5 +13,5 @@ run_logged(
     labels=snakemake.input.labels,
     threads=snakemake.threads,
     outputs=dict(snakemake.output.items()),
-    tracking=dict(snakemake.params.tracking),
+    tracking={**snakemake.params.tracking, "run_dir": snakemake.params.wandb_dir},
 )

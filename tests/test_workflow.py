@@ -1,0 +1,195 @@
+"""End-to-end: the real `snakemake` on a tiny config, in a fresh copy of the workflow."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+COPY = ["Snakefile", "workflow", "config", "profiles", "src", "environment.yml"]
+IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info")
+
+pytestmark = pytest.mark.e2e
+
+
+def make_workdir(tmp: Path, points: int = 3, epochs: int = 2, sweep: dict | None = None, **changes) -> Path:
+    wd = tmp / "wf"
+    for name in COPY:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, wd / name, ignore=IGNORE)
+        else:
+            wd.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, wd / name)
+    if sweep is not None:
+        (wd / "config" / "tiny-sweep.yaml").write_text(yaml.safe_dump(sweep, sort_keys=False))
+        changes["sweep.file"] = "config/tiny-sweep.yaml"
+    changes.setdefault("sweep.count", points)
+    changes.setdefault("train.max_epochs", epochs)
+    edit_config(wd, **changes)
+    return wd
+
+
+def edit_config(wd: Path, **changes) -> None:
+    path = wd / "config" / "config.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    for dotted, value in changes.items():
+        node = cfg
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def snakemake(wd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    p = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=wd, capture_output=True, text=True,
+                       timeout=900)
+    if check and p.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p
+
+
+def job_count(dry_run_output: str, rule: str) -> int:
+    """The count of `rule` in Snakemake's job-stats table (0 when absent)."""
+    for line in dry_run_output.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == rule and parts[1].isdigit():
+            return int(parts[1])
+    return 0
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    wd = make_workdir(tmp_path_factory.mktemp("tiny"))
+    snakemake(wd, "--cores", "2")
+    return wd
+
+
+def test_summary_has_one_ok_row_per_point_sorted_by_metric(tiny_run):
+    points = pd.read_csv(tiny_run / "results/sweep/points.tsv", sep="\t")
+    summary = pd.read_csv(tiny_run / "results/summary.tsv", sep="\t")
+    assert list(points.columns) == ["point", "hidden_layers", "hidden_neurons", "learning_rate"]
+    assert len(points) == 3 and points["point"].is_unique
+    assert set(summary["point"]) == set(points["point"])
+    for col in ["point", "hidden_layers", "hidden_neurons", "learning_rate", "status", "val_loss",
+                "val_roc_auc", "epochs", "train_seconds"]:
+        assert col in summary.columns, col
+    assert (summary["status"] == "ok").all()
+    assert (summary["epochs"] == 2).all()
+    assert summary["val_loss"].is_monotonic_increasing  # the tutorial's sweep minimises val_loss
+    assert summary["val_roc_auc"].between(0, 1).all()
+
+
+def test_best_is_chosen_on_validation_and_tested_once_with_cis(tiny_run):
+    summary = pd.read_csv(tiny_run / "results/summary.tsv", sep="\t")
+    best = json.loads((tiny_run / "results/best.json").read_text())
+    assert best["point"] == summary.iloc[0]["point"]
+    assert best["chosen_by"] == {"metric": "val_loss", "goal": "minimize", "split": "val"}
+    lo, hi = best["test_roc_auc_ci95"]
+    assert lo <= best["test_roc_auc"] <= hi
+    base = best["baseline"]
+    assert isinstance(base["test_roc_auc"], float) and base["test_roc_auc"] > 0.9
+    assert base["test_roc_auc_ci95"][0] <= base["test_roc_auc"] <= base["test_roc_auc_ci95"][1]
+    assert set(best["params"]) == {"hidden_layers", "hidden_neurons", "learning_rate"}
+    for name in ("test_roc.svg", "top_learning_curves.svg", "val_auc_by_param.svg"):
+        assert (tiny_run / "results/plots" / name).stat().st_size > 1000
+
+
+def test_each_point_has_weights_history_curve_log_and_benchmark(tiny_run):
+    for point in pd.read_csv(tiny_run / "results/sweep/points.tsv", sep="\t")["point"]:
+        d = tiny_run / "results/points" / point
+        for name in ("model.pt", "history.csv", "metrics.json", "learning_curve.svg"):
+            assert (d / name).is_file(), name
+        history = pd.read_csv(d / "history.csv")
+        assert list(history.columns) == ["epoch", "train_loss", "val_loss", "val_roc_auc"]
+        metrics = json.loads((d / "metrics.json").read_text())
+        assert metrics["seed"] == 42 and metrics["hparams"]["max_epochs"] == 2
+        assert (tiny_run / "results/logs/train" / f"{point}.log").is_file()
+        assert (tiny_run / "results/benchmarks/train" / f"{point}.tsv").is_file()
+
+
+def test_split_scaler_is_fitted_on_training_rows_only(tiny_run):
+    import numpy as np
+
+    scaler = json.loads((tiny_run / "results/split/scaler.json").read_text())
+    with np.load(tiny_run / "results/split/train.npz") as z:
+        x_train = z["x"]
+    # Standardised with the training rows' own statistics: their mean is 0 and their sd is 1.
+    assert np.allclose(x_train.mean(axis=0), 0, atol=1e-5)
+    assert np.allclose(x_train.std(axis=0), 1, atol=1e-3)
+    assert scaler["fitted_on"] == "train"
+    assignment = pd.read_csv(tiny_run / "results/split/assignment.tsv", sep="\t")
+    assert sorted(assignment["subset"].unique()) == ["test", "train", "val"]
+
+
+def test_second_run_has_nothing_to_do_and_report_builds(tiny_run):
+    p = snakemake(tiny_run, "--cores", "2", "-n")
+    assert "Nothing to be done" in p.stdout + p.stderr
+    snakemake(tiny_run, "--cores", "1", "--report", "results/report.html")
+    html = (tiny_run / "results/report.html").read_text(errors="replace")
+    assert len(html) > 100_000
+    for category in ("Exploration", "Sweep", "Summary"):
+        assert category in html
+
+
+def test_raising_count_trains_only_the_new_points(tiny_run):
+    before = pd.read_csv(tiny_run / "results/sweep/points.tsv", sep="\t")["point"].tolist()
+    edit_config(tiny_run, **{"sweep.count": 4})
+    p = snakemake(tiny_run, "--cores", "2", "-n")
+    assert job_count(p.stdout, "train") == 1
+    snakemake(tiny_run, "--cores", "2")
+    after = pd.read_csv(tiny_run / "results/sweep/points.tsv", sep="\t")["point"].tolist()
+    assert after[:3] == before and len(after) == 4
+    assert len(pd.read_csv(tiny_run / "results/summary.tsv", sep="\t")) == 4
+
+
+def test_wandb_offline_leaves_one_readable_run_per_point(tmp_path):
+    from snakesweep.tracking import read_offline_run
+
+    wd = make_workdir(tmp_path, **{"tracking.wandb.enabled": True, "tracking.wandb.mode": "offline"})
+    snakemake(wd, "--cores", "2")
+    runs = sorted((wd / "results").rglob("*.wandb"))
+    assert len(runs) == 3
+    points = set(pd.read_csv(wd / "results/sweep/points.tsv", sep="\t")["point"])
+    for run in runs:
+        rec = read_offline_run(run)
+        assert rec["config"]["point"] in points
+        assert [h["train_loss"] is not None for h in rec["history"]] == [True, True]
+        assert {"train_loss", "val_loss", "val_roc_auc"} <= set(rec["history"][-1])
+        assert rec["summary"]["val_roc_auc"] > 0.5
+        assert rec["group"] == "sweep"
+
+
+@pytest.mark.parametrize(
+    ("changes", "sweep", "word"),
+    [
+        ({"train.optimizr": "adam"}, None, "optimizr"),
+        ({"data.target": "no_such_column"}, None, "no_such_column"),
+        ({"data.source": "data/missing.csv"}, None, "missing.csv"),
+        ({}, {"method": "random", "parameters": {"learning_rate": {"min": 0.1, "max": 0.01}}}, "learning_rate"),
+    ],
+    ids=["unknown-key", "missing-target", "missing-file", "min-gt-max"],
+)
+def test_bad_input_is_refused_before_training(tmp_path, changes, sweep, word):
+    wd = make_workdir(tmp_path, sweep=sweep, **changes)
+    p = snakemake(wd, "--cores", "2", check=False)
+    assert p.returncode != 0
+    assert word in p.stdout + p.stderr
+    assert "Traceback" not in p.stdout + p.stderr
+    assert not list((wd / "results").rglob("*.pt")) if (wd / "results").exists() else True
+
+
+def test_lint_and_snakefmt_are_clean():
+    p = snakemake(REPO, "--lint", check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"], cwd=REPO,
+                         capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr

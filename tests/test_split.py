@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -149,7 +150,7 @@ def test_scaler_is_fitted_on_training_rows_only(split_outputs):
     x = df[["a", "b", "const"]].to_numpy()
     assign = pd.read_csv(outputs["assignment"], sep="\t")
     train_rows = assign.loc[assign["subset"] == "train", "row"].to_numpy()
-    scaler = json.loads(open(outputs["scaler"]).read())
+    scaler = json.loads(Path(outputs["scaler"]).read_text())
     assert scaler["fitted_on"] == "train"
     np.testing.assert_allclose(scaler["mean"], x[train_rows].mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(scaler["scale"][:2], x[train_rows, :2].std(axis=0), rtol=1e-12)

@@ -3,67 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-
-REPO = Path(__file__).resolve().parents[1]
-COPY = ["Snakefile", "workflow", "config", "profiles", "src", "environment.yml"]
-IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info")
+from e2e import REPO, edit_config, job_count, make_workdir, snakemake
 
 pytestmark = pytest.mark.e2e
-
-
-def make_workdir(tmp: Path, points: int = 3, epochs: int = 2, sweep: dict | None = None, **changes) -> Path:
-    wd = tmp / "wf"
-    for name in COPY:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, wd / name, ignore=IGNORE)
-        else:
-            wd.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, wd / name)
-    if sweep is not None:
-        (wd / "config" / "tiny-sweep.yaml").write_text(yaml.safe_dump(sweep, sort_keys=False))
-        changes["sweep.file"] = "config/tiny-sweep.yaml"
-    changes.setdefault("sweep.count", points)
-    changes.setdefault("train.max_epochs", epochs)
-    edit_config(wd, **changes)
-    return wd
-
-
-def edit_config(wd: Path, **changes) -> None:
-    path = wd / "config" / "config.yaml"
-    cfg = yaml.safe_load(path.read_text())
-    for dotted, value in changes.items():
-        node = cfg
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-
-
-def snakemake(wd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    p = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=wd, capture_output=True, text=True,
-                       timeout=900)
-    if check and p.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
-    return p
-
-
-def job_count(dry_run_output: str, rule: str) -> int:
-    """The count of `rule` in Snakemake's job-stats table (0 when absent)."""
-    for line in dry_run_output.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] == rule and parts[1].isdigit():
-            return int(parts[1])
-    return 0
 
 
 @pytest.fixture(scope="module")

@@ -179,7 +179,8 @@ def plot_sweep(*, summary: str, histories: dict, metric: str, top: int, out_curv
         col = ok[p]
         numeric = pd.api.types.is_numeric_dtype(col)
         lo, hi = ok["val_roc_auc_lo"], ok["val_roc_auc_hi"]
-        x = col if numeric else col.astype(str)
+        # Empty cells (a width without hidden layers) become NaN and are left out of the plot.
+        x = col.astype("float64") if numeric else col.astype(str)
         ax.errorbar(x, ok["val_roc_auc"], yerr=[ok["val_roc_auc"] - lo, hi - ok["val_roc_auc"]],
                     fmt="o", alpha=0.7, ms=4, elinewidth=0.8)
         if p == "learning_rate" and numeric and (col > 0).all():

@@ -1,0 +1,106 @@
+"""Reliability, for real: diverging points, kill -9 mid-run, concurrent invocations, injection attempts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+from e2e import make_workdir, snakemake
+
+pytestmark = pytest.mark.e2e
+
+GRID = {"method": "grid", "metric": {"name": "val_loss", "goal": "minimize"},
+        "parameters": {"hidden_layers": {"values": [1, 2]}, "hidden_neurons": {"values": [4, 8]},
+                       "learning_rate": {"value": 0.01}}}
+TIMINGS = ("train_seconds", "startup_seconds", "device")
+
+
+def stable(summary_path):
+    df = pd.read_csv(summary_path, sep="\t")
+    return df.drop(columns=[c for c in TIMINGS if c in df.columns])
+
+
+def test_a_diverging_point_fails_alone_and_the_sweep_completes(tmp_path):
+    sweep = dict(GRID, parameters={"hidden_layers": {"value": 1}, "hidden_neurons": {"value": 8},
+                                   "optimizer": {"value": "sgd"}, "learning_rate": {"values": [0.001, 1.0e6]}})
+    wd = make_workdir(tmp_path, sweep=sweep)
+    snakemake(wd, "--cores", "2")
+    s = pd.read_csv(wd / "results/summary.tsv", sep="\t")
+    failed = s[s["status"] == "failed"]
+    assert len(failed) == 1 and failed.iloc[0]["learning_rate"] == 1.0e6
+    assert "diverged" in failed.iloc[0]["reason"]
+    assert s.iloc[-1]["status"] == "failed"  # failed points sort last
+    best = json.loads((wd / "results/best.json").read_text())
+    assert best["params"]["learning_rate"] == 0.001
+    assert best["points_failed"] == 1
+
+
+def test_kill_minus_nine_mid_training_then_resume_matches_an_uninterrupted_run(tmp_path):
+    changes = {"sweep.count": 6, "train.max_epochs": 40}
+    ref = make_workdir(tmp_path / "ref", **changes)
+    snakemake(ref, "--cores", "2")
+
+    wd = make_workdir(tmp_path / "kill", **changes)
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=wd, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if len(list((wd / "results/points").glob("*/metrics.json"))) >= 2:
+            break
+        time.sleep(0.1)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = len(list((wd / "results/points").glob("*/metrics.json")))
+    assert finished < 6
+
+    p = snakemake(wd, "--cores", "2", check=False)
+    out = p.stdout + p.stderr
+    if p.returncode != 0 and "--unlock" in out:
+        snakemake(wd, "--unlock")
+    p = snakemake(wd, "--cores", "2", "--rerun-incomplete", "-n")
+    trained_again = sum(int(line.split()[1]) for line in p.stdout.splitlines()
+                        if line.split()[:1] == ["train"] and len(line.split()) == 2)
+    assert trained_again == 6 - finished  # only the unfinished points
+    snakemake(wd, "--cores", "2", "--rerun-incomplete")
+    pd.testing.assert_frame_equal(stable(wd / "results/summary.tsv"), stable(ref / "results/summary.tsv"))
+    assert not list((wd / "results").rglob("*.tmp"))
+
+
+def test_one_and_two_cores_give_identical_summaries(tmp_path):
+    a = make_workdir(tmp_path / "one", points=4)
+    b = make_workdir(tmp_path / "two", points=4)
+    snakemake(a, "--cores", "1")
+    snakemake(b, "--cores", "2")
+    pd.testing.assert_frame_equal(stable(a / "results/summary.tsv"), stable(b / "results/summary.tsv"))
+
+
+def test_a_second_invocation_on_the_same_directory_is_refused_by_the_lock(tmp_path):
+    wd = make_workdir(tmp_path, points=4, epochs=20)
+    first = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "1"], cwd=wd,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((wd / ".snakemake/locks").glob("*")):
+        time.sleep(0.05)
+    second = snakemake(wd, "--cores", "1", check=False)
+    assert second.returncode != 0
+    assert "LockException" in second.stdout + second.stderr or "locked" in second.stdout + second.stderr
+    assert first.wait(timeout=600) == 0, first.stdout.read()
+    assert (pd.read_csv(wd / "results/summary.tsv", sep="\t")["status"] == "ok").all()
+
+
+@pytest.mark.parametrize("key", ["train.activation", "data.target", "explore.features"])
+def test_a_shell_injection_in_a_config_value_is_data_not_a_command(tmp_path, key):
+    marker = tmp_path / "pwned"
+    value = f"; touch {marker}"
+    wd = make_workdir(tmp_path, **{key: [value] if key == "explore.features" else value})
+    p = snakemake(wd, "--cores", "2", check=False)
+    assert p.returncode != 0
+    assert value in p.stdout + p.stderr  # refused, with the value quoted back
+    assert not marker.exists()

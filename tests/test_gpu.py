@@ -128,7 +128,7 @@ def test_scheduler_assigned_devices(env, expected):
 
 
 def test_claimed_gpu_sets_and_restores_cuda_visible_devices(tmp_path):
-    with claimed_gpu(2, tmp_path / "locks", owner="job-a") as dev:
+    with claimed_gpu(2, tmp_path / "locks", timeout=2, owner="job-a") as dev:
         assert dev in {"0", "1"}
         assert os.environ["CUDA_VISIBLE_DEVICES"] == dev
         assert f"pid={os.getpid()}" in (tmp_path / "locks" / f"gpu{dev}.lock").read_text()
@@ -139,21 +139,22 @@ def test_claimed_gpu_sets_and_restores_cuda_visible_devices(tmp_path):
 
 def test_claimed_gpu_claims_within_an_inherited_mask(tmp_path, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
-    with claimed_gpu(2, tmp_path) as first, claimed_gpu(2, tmp_path) as second:
-        assert {first, second} == {"5", "7"}
-        assert os.environ["CUDA_VISIBLE_DEVICES"] == second
+    # Another job holds physical GPU 5, so this one must get 7 -- never an unmasked index like 0 or 1.
+    with claim_device(1, tmp_path, devices=["5"], timeout=2), claimed_gpu(2, tmp_path, timeout=2) as dev:
+        assert dev == "7"
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "7"
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "5,7"
 
 
 def test_claimed_gpu_releases_on_exception(tmp_path):
-    with pytest.raises(ValueError), claimed_gpu(1, tmp_path):
+    with pytest.raises(ValueError), claimed_gpu(1, tmp_path, timeout=2):
         raise ValueError("training crashed")
     assert "CUDA_VISIBLE_DEVICES" not in os.environ
     claim_device(1, tmp_path, timeout=0).release()
 
 
 def test_release_is_idempotent(tmp_path):
-    claim = claim_device(1, tmp_path)
+    claim = claim_device(1, tmp_path, timeout=2)
     assert isinstance(claim, Claim) and claim.device == "0"
     claim.release()
     claim.release()
@@ -162,12 +163,12 @@ def test_release_is_idempotent(tmp_path):
 
 
 def test_second_claim_skips_a_busy_device(tmp_path):
-    with claim_device(2, tmp_path, owner="x") as a, claim_device(2, tmp_path, owner="x") as b:
+    with claim_device(2, tmp_path, timeout=2, owner="x") as a, claim_device(2, tmp_path, timeout=2, owner="x") as b:
         assert {a.device, b.device} == {"0", "1"}
 
 
 def test_timeout_names_lock_dir_and_device_count(tmp_path):
-    with claim_device(1, tmp_path, owner="holder-job"):
+    with claim_device(1, tmp_path, timeout=2, owner="holder-job"):
         started = time.monotonic()
         with pytest.raises(TimeoutError) as err:
             claim_device(1, tmp_path, timeout=0.2, poll=0.05)
@@ -180,7 +181,7 @@ def test_slurm_assignment_short_circuits_the_claim(tmp_path, monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "42")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,4")
     lock_dir = tmp_path / "locks"
-    with claimed_gpu(0, lock_dir) as dev:  # n_devices is irrelevant under SLURM
+    with claimed_gpu(0, lock_dir, timeout=2) as dev:  # n_devices is irrelevant under SLURM
         assert dev == "3"
         assert os.environ["CUDA_VISIBLE_DEVICES"] == "3,4"
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "3,4"
@@ -192,7 +193,7 @@ def test_no_visible_gpu_raises(tmp_path, monkeypatch, mask):
     if mask is not None:
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", mask)
     n = 0 if mask is None else 2
-    with pytest.raises(RuntimeError, match="no GPU is visible"), claimed_gpu(n, tmp_path):
+    with pytest.raises(RuntimeError, match="no GPU is visible"), claimed_gpu(n, tmp_path, timeout=2):
         pass
 
 

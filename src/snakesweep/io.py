@@ -54,8 +54,10 @@ def read_tsv(path: str | Path):
 
     from .hparams import HPARAMS
 
-    # round_trip keeps every float exactly as written, so ids and values match the DAG's own.
-    df = pd.read_csv(path, sep="\t", float_precision="round_trip")
+    # Floats must read back exactly as written, so values match the DAG's own; pandas 3 does so by
+    # default and deprecates the option that pandas 2 needs for it.
+    exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+    df = pd.read_csv(path, sep="\t", **exact)
     for col in df.columns:
         if col in HPARAMS and HPARAMS[col].kind == "int":
             df[col] = df[col].astype("Int64")

@@ -80,9 +80,6 @@ def test_too_few_rows_of_a_class_raises_naming_the_class():
         stratified_split(np.array(["common"] * 50 + ["rare"]), FRACTIONS, seed=0)
 
 
-@pytest.mark.xfail(reason="BUG: without `labels`, stratified_split formats the numpy scalar class with !r, so the "
-                          "message reads \"class np.str_('rare')\" / \"class np.float64(1.0)\" under numpy 2",
-                   strict=True)
 def test_too_few_rows_message_shows_the_plain_class_name():
     with pytest.raises(SnakesweepError, match=r"class 'rare' has only 1 row"):
         stratified_split(np.array(["common"] * 50 + ["rare"]), FRACTIONS, seed=0)

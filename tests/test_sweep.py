@@ -324,10 +324,6 @@ def test_bad_specs_raise_naming_the_key(raw, needle):
     assert needle in error_of(raw)
 
 
-@pytest.mark.xfail(reason="BUG: _parse_param falls through to the min/max branch when 'values'/'value' is "
-                          "missing, without refusing distribution 'categorical'/'constant'; it returns a Param "
-                          "with values=(), so a random expand raises IndexError in _draw and a grid expands to "
-                          "zero points", strict=True)
 @pytest.mark.parametrize("method", ["random", "grid"])
 @pytest.mark.parametrize("dist", ["categorical", "constant"])
 def test_categorical_without_values_is_refused(method, dist):
@@ -336,9 +332,6 @@ def test_categorical_without_values_is_refused(method, dist):
         points(raw, count=2)
 
 
-@pytest.mark.xfail(reason="BUG: _draw returns the raw Python int for an int_uniform draw without coercing it to "
-                          "the hyperparameter's kind, so an int_uniform float parameter (learning_rate) gets the "
-                          "value 1 where 'values: [1]' gets 1.0: one value, two point ids", strict=True)
 def test_int_uniform_on_a_float_parameter_gives_floats():
     drawn = points(random_spec(learning_rate={"distribution": "int_uniform", "min": 1, "max": 1}), count=1)
     listed = points({"method": "grid", "parameters": {"learning_rate": {"values": [1]}}})
@@ -505,9 +498,6 @@ def test_make_plan_refuses_url_without_sha256(repo_config):
         make_plan(cfg, base=REPO, gpus_visible=0)
 
 
-@pytest.mark.xfail(reason="BUG: make_plan resolves accelerator 'auto' after expand() has already computed the "
-                          "point ids from hparams holding 'auto', so a GPU-trained and a CPU-trained point "
-                          "share one id, and 'auto' on a CPU machine gets other ids than 'cpu'", strict=True)
 def test_make_plan_ids_follow_the_resolved_accelerator(repo_config):
     from snakesweep.plan import make_plan
 
@@ -529,9 +519,6 @@ def test_make_plan_ids_depend_on_the_torch_version(repo_config, monkeypatch):
     assert set(plan_mod.make_plan(repo_config, base=REPO, gpus_visible=0).ids).isdisjoint(before)
 
 
-@pytest.mark.xfail(reason="BUG: make_plan adds the lightning version to the context with setdefault only after "
-                          "expand() has computed every point id, so the ids of lightning points do not depend "
-                          "on it (unlike the torch version and the code digest)", strict=True)
 def test_make_plan_ids_depend_on_the_lightning_version(repo_config, monkeypatch):
     from snakesweep import plan as plan_mod
 

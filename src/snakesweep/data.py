@@ -154,6 +154,9 @@ def prepare(df, *, target: str, positive_class=None, exclude=(), drop_missing=Fa
         dropped = int(bad_rows.sum())
         df = df.loc[~bad_rows].reset_index(drop=True)
     labels = df[target]
+    if pd.api.types.is_float_dtype(labels) and (labels == labels.round()).all():
+        # 0/1 labels read as floats (pandas does so when a cell was empty) are still 0/1.
+        labels = labels.astype("int64")
     classes = sorted(pd.unique(labels).tolist(), key=str)
     if len(classes) != 2:
         shown = [str(c) for c in classes[:10]]
@@ -166,6 +169,8 @@ def prepare(df, *, target: str, positive_class=None, exclude=(), drop_missing=Fa
         else:
             raise SnakesweepError(f"data.positive_class: column '{target}' has labels {names}; set "
                                   "data.positive_class to the one that counts as positive")
+    if isinstance(positive_class, float) and positive_class.is_integer():
+        positive_class = int(positive_class)
     positive_class = str(positive_class)
     if positive_class not in names:
         raise SnakesweepError(f"data.positive_class: {positive_class!r} is not a label of column '{target}'; "

@@ -104,13 +104,12 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
         "split": {"fractions": fractions, "seed": scfg["seed"], "standardize": scfg["standardize"]},
         "code": code_digest(),
         "torch": _version("torch"),
+        "lightning": _version("lightning"),
     }
+    if gpus_visible is None and any(p.name == "accelerator" and "auto" in p.values for p in spec.params):
+        from .gpu import count_gpus
+
+        gpus_visible = count_gpus()
     points = expand(spec, count=config["sweep"]["count"], seed=config["sweep"]["seed"], defaults=defaults,
-                    context=context)
-    if any(p["hparams"]["accelerator"] == "auto" for p in points):
-        for p in points:
-            p["hparams"] = resolve_accelerator(p["hparams"], gpus_visible or 0)
-    for p in points:
-        if p["hparams"]["engine"] == "lightning":
-            context.setdefault("lightning", _version("lightning"))
+                    context=context, resolve=lambda hp: resolve_accelerator(hp, gpus_visible or 0))
     return Plan(spec, points, context)

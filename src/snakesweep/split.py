@@ -40,7 +40,7 @@ def stratified_split(y: np.ndarray, fractions: dict, seed: int, labels=None) -> 
         n = len(idx)
         n_val, n_test = round(n * fr["val"]), round(n * fr["test"])
         n_train = n - n_val - n_test
-        name = labels[ci] if labels is not None else cls
+        name = str(labels[ci] if labels is not None else cls.item() if hasattr(cls, "item") else cls)
         if min(n_train, n_val, n_test) < 1:
             raise SnakesweepError(
                 f"data: class {name!r} has only {n} row(s), too few to give each of train/val/test at least "

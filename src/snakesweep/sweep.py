@@ -123,6 +123,9 @@ def _parse_param(name: str, body: Any, source: str) -> Param:
             if c not in coerced:
                 coerced.append(c)
         return Param(name, "categorical", values=tuple(coerced))
+    if dist in ("constant", "categorical"):
+        key = "value" if dist == "constant" else "values"
+        raise SnakesweepError(f"{where}: distribution '{dist}' needs '{key}', found keys {sorted(body)}")
     if "min" not in body or "max" not in body:
         raise SnakesweepError(f"{where}: expected 'values', 'value', or both 'min' and 'max'; found keys "
                               f"{sorted(body)}")
@@ -221,7 +224,8 @@ def candidates(spec: Spec, seed: int):
         return
     draw = 0
     while True:
-        yield {p.name: _draw(p, _uniform01(seed, draw, p.name)) for p in spec.params}
+        # coerce: an int_uniform draw for a float parameter must be 1.0, as `values: [1]` gives.
+        yield {p.name: coerce(p.name, _draw(p, _uniform01(seed, draw, p.name)), "sweep") for p in spec.params}
         draw += 1
 
 
@@ -232,11 +236,13 @@ def point_id(params: dict, context: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def expand(spec: Spec, *, count: int, seed: int, defaults: dict, context: dict) -> list[dict]:
+def expand(spec: Spec, *, count: int, seed: int, defaults: dict, context: dict, resolve=None) -> list[dict]:
     """The sweep's points: a list of {"point": id, "params": swept values, "hparams": all values}.
 
     Grid sweeps give every combination (capped by `run_cap`); random sweeps give `count` distinct
     points. Parameter sets that train the same model (see hparams.effective) are one point.
+    `resolve` turns a point's hyperparameters into what the job will really use (e.g. accelerator
+    'auto' into 'cpu' or 'gpu') before the id is taken, so the id names what is trained.
     """
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise SnakesweepError(f"sweep.count must be a positive integer, found {count!r}")
@@ -249,6 +255,8 @@ def expand(spec: Spec, *, count: int, seed: int, defaults: dict, context: dict) 
             raise SnakesweepError(f"sweep: only {len(points)} distinct points could be drawn, sweep.count "
                                   f"asks for {count}; lower sweep.count or widen the parameters")
         hparams = {**defaults, **params}
+        if resolve is not None:
+            hparams = resolve(hparams)
         if hparams.get("hidden_layers") == 0 and "hidden_neurons" in params:
             # The width of a missing layer is meaningless: show it as empty rather than a value.
             params = {**params, "hidden_neurons": None}

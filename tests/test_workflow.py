@@ -140,3 +140,16 @@ def test_lint_and_snakefmt_are_clean():
     fmt = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "Snakefile", "workflow"], cwd=REPO,
                          capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_grid_with_a_linear_model_collapses_widths_and_completes(tmp_path):
+    sweep = {"method": "grid", "metric": {"name": "val_roc_auc", "goal": "maximize"},
+             "parameters": {"hidden_layers": {"values": [0, 1]}, "hidden_neurons": {"values": [4, 8]},
+                            "learning_rate": {"value": 0.01}}}
+    wd = make_workdir(tmp_path, sweep=sweep)
+    snakemake(wd, "--cores", "2")
+    summary = pd.read_csv(wd / "results/summary.tsv", sep="\t")
+    assert len(summary) == 3  # hidden_layers 0 with two widths is one point
+    assert summary.loc[summary["hidden_layers"] == 0, "hidden_neurons"].isna().all()
+    assert summary["val_roc_auc"].is_monotonic_decreasing  # maximised metric: best first
+    assert (wd / "results/plots/val_auc_by_param.svg").stat().st_size > 1000

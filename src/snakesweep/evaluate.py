@@ -159,6 +159,8 @@ def plot_sweep(*, summary: str, histories: dict, metric: str, top: int, out_curv
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator, NullFormatter
+
     df = read_tsv(summary)
     ok = df[df["status"] == "ok"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6))
@@ -185,6 +187,9 @@ def plot_sweep(*, summary: str, histories: dict, metric: str, top: int, out_curv
                     fmt="o", alpha=0.7, ms=4, elinewidth=0.8)
         if p == "learning_rate" and numeric and (col > 0).all():
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        elif pd.api.types.is_integer_dtype(col):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(xlabel=p, ylabel="validation ROC-AUC (95% CI)")
     fig.suptitle("Validation ROC-AUC by parameter (bootstrap 95% CI)", fontsize=9)
     fig.tight_layout()

@@ -530,3 +530,13 @@ def test_make_plan_ids_depend_on_the_lightning_version(repo_config, monkeypatch)
     after = plan_mod.make_plan(repo_config, base=REPO, gpus_visible=0)
     assert after.context["lightning"] == "0.0.1-test"
     assert set(after.ids).isdisjoint(before.ids)
+
+
+def test_auto_accelerator_is_decided_once_and_can_be_set_for_a_login_node():
+    from snakesweep import SnakesweepError
+    from snakesweep.plan import AUTO_ENV, auto_choice
+
+    assert auto_choice(0) == "cpu" and auto_choice(2) == "gpu"
+    assert auto_choice(env={AUTO_ENV: "gpu"}) == "gpu"  # a login node without GPUs, told so
+    with pytest.raises(SnakesweepError, match=AUTO_ENV):
+        auto_choice(env={AUTO_ENV: "tpu"})

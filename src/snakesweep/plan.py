@@ -7,6 +7,7 @@ no full data read. Every check that can fail on bad input runs here, before any 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -27,6 +28,7 @@ class Plan:
     spec: Spec
     points: list[dict]
     context: dict
+    auto_accelerator: str | None = None  # what 'auto' resolved to, when any point asked for it
 
     @property
     def ids(self) -> list[str]:
@@ -59,10 +61,34 @@ def _version(pkg: str) -> str | None:
         return None
 
 
-def resolve_accelerator(hparams: dict, gpus_visible: int) -> dict:
-    """'auto' becomes 'gpu' or 'cpu' here, once, so a job's resources and its id agree."""
+AUTO_ENV = "SNAKESWEEP_AUTO_ACCELERATOR"
+
+
+def auto_choice(gpus_visible: int | None = None, env=None) -> str:
+    """What accelerator 'auto' means for this run: 'gpu' or 'cpu', decided once.
+
+    The machine that builds the DAG decides: `SNAKESWEEP_AUTO_ACCELERATOR` (cpu|gpu) when set, else
+    whether it sees an NVIDIA GPU. The workflow exports its choice in that variable, so cluster jobs
+    that rebuild the DAG on a compute node resolve 'auto' the same way (and find the same point ids),
+    and a login node without GPUs can be told `SNAKESWEEP_AUTO_ACCELERATOR=gpu`.
+    """
+    env = os.environ if env is None else env
+    if gpus_visible is None:
+        chosen = env.get(AUTO_ENV)
+        if chosen:
+            if chosen not in ("cpu", "gpu"):
+                raise SnakesweepError(f"{AUTO_ENV} must be 'cpu' or 'gpu', found {chosen!r}")
+            return chosen
+        from .gpu import count_gpus
+
+        gpus_visible = count_gpus()
+    return "gpu" if gpus_visible > 0 else "cpu"
+
+
+def resolve_accelerator(hparams: dict, auto: str | None) -> dict:
+    """'auto' becomes 'gpu' or 'cpu' before the id is taken, so a job's resources and its id agree."""
     if hparams["accelerator"] == "auto":
-        return {**hparams, "accelerator": "gpu" if gpus_visible > 0 else "cpu"}
+        return {**hparams, "accelerator": auto}
     return hparams
 
 
@@ -88,10 +114,6 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
     check_local_data(dcfg, base)
     fractions = check_fractions(scfg["fractions"])
     defaults = defaults_from_config(config["train"])
-    if gpus_visible is None and defaults["accelerator"] == "auto":
-        from .gpu import count_gpus
-
-        gpus_visible = count_gpus()
     spec_path = base / config["sweep"]["file"]
     spec = parse_spec(load_spec(spec_path), source=f"sweep.file '{config['sweep']['file']}'")
     source = dcfg["source"] if kind != "file" else str(base / dcfg["source"])
@@ -106,10 +128,9 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
         "torch": _version("torch"),
         "lightning": _version("lightning"),
     }
-    if gpus_visible is None and any(p.name == "accelerator" and "auto" in p.values for p in spec.params):
-        from .gpu import count_gpus
-
-        gpus_visible = count_gpus()
+    uses_auto = defaults["accelerator"] == "auto" or any(
+        p.name == "accelerator" and "auto" in p.values for p in spec.params)
+    auto = auto_choice(gpus_visible) if uses_auto else None
     points = expand(spec, count=config["sweep"]["count"], seed=config["sweep"]["seed"], defaults=defaults,
-                    context=context, resolve=lambda hp: resolve_accelerator(hp, gpus_visible or 0))
-    return Plan(spec, points, context)
+                    context=context, resolve=lambda hp: resolve_accelerator(hp, auto))
+    return Plan(spec, points, context, auto)

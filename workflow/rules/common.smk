@@ -16,7 +16,7 @@ os.environ.update(
 )
 
 from snakesweep import SnakesweepError
-from snakesweep.plan import make_plan
+from snakesweep.plan import AUTO_ENV, make_plan
 
 validate(config, workflow.source_path("../schemas/config.schema.yaml"))
 
@@ -24,6 +24,10 @@ try:
     PLAN = make_plan(config, base=".")
 except SnakesweepError as err:
     raise WorkflowError(f"snakesweep: {err}") from None
+
+if PLAN.auto_accelerator:
+    # Cluster jobs rebuild the DAG on their node: they must resolve 'auto' as this process did.
+    os.environ.update({AUTO_ENV: PLAN.auto_accelerator})
 
 POINTS = PLAN.ids
 SPEC = PLAN.spec

@@ -8,14 +8,18 @@ One JSON line per path and device goes to stdout (and to --out); a human-readabl
 goals checked, goes to stderr. Paths, all training the same MLP (2 hidden layers of 64, relu, adam) on
 the same seeded synthetic table:
 
-- tutorial:  the tutorial's per-sample Dataset + DataLoader(batch_size=32, shuffle=True) and plain loop,
-             stopped after --tutorial-seconds;
+- tutorial:  what the tutorial's sweep (its section 2.4) runs for each point: the per-sample Dataset +
+             DataLoader(batch_size=32, shuffle=True) feeding its Lightning module, which logs train_loss
+             every step; stopped after --tutorial-seconds (in all rounds together). `ratio` is against it;
+- tutorial_loop: the same Dataset + DataLoader with the tutorial's plain loop (section 1.3.4, with
+             its per-step loss.item()); `ratio_loop` is against it;
 - limit:     a bare loop over index slices of in-memory tensors (randperm per epoch), no validation,
              no logging, no framework: the ceiling of this model on this hardware at the large batch;
 - torch:     snakesweep.train.fit_torch, as a training job runs it (per-epoch validation included);
 - lightning: snakesweep.engine_lightning.fit_lightning, likewise.
 
-`ratio` is samples_per_s divided by the tutorial's on the same device, measured in the same run.
+`ratio` is samples_per_s divided by the tutorial's on the same device, measured in the same run. The four
+paths run one after another, --repeats times; each reports its best round (see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import sys
 import time
 import warnings
@@ -43,7 +48,7 @@ from snakesweep.train import Split, fit_torch, make_deterministic, make_optimize
 
 FEATURES = 30
 TUTORIAL_BATCH = 32
-DEFAULT_BATCH = {"cpu": 8192, "cuda": 65536}
+DEFAULT_BATCH = {"cpu": 16384, "cuda": 65536}
 # Goals from the issue: (path, baseline path, minimum ratio) per device type.
 GOALS = {
     "cpu": [("torch", "limit", 0.8), ("lightning", "limit", 0.8), ("torch", "tutorial", 30.0),
@@ -157,6 +162,7 @@ def run_tutorial(train: Split, device: torch.device, seconds: float, seed: int, 
         loss = loss_fn(outputs, labels)
         loss.backward()
         optimizer.step()
+        loss.item()  # the tutorial accumulates epoch_loss_train += loss_value.item() every step
         return len(labels)
 
     for _ in range(warmup_steps):
@@ -172,9 +178,69 @@ def run_tutorial(train: Split, device: torch.device, seconds: float, seed: int, 
     return {"batch_size": TUTORIAL_BATCH, "samples": samples, "steps": steps, "seconds": elapsed}
 
 
+class TutorialModule:
+    """The tutorial's BreastCancerModule (section 2.4), built lazily so that importing this file stays cheap."""
+
+    @staticmethod
+    def make(hp: dict):
+        import lightning as L
+
+        class BreastCancerModule(L.LightningModule):
+            def __init__(self):
+                super().__init__()
+                self.model = build(FEATURES, hp)
+                self.loss_fn = nn.BCEWithLogitsLoss()
+
+            def forward(self, x):
+                return self.model(x)
+
+            def training_step(self, batch, batch_idx):
+                x, y = batch
+                loss = self.loss_fn(self(x), y)
+                self.log("train_loss", loss, prog_bar=True)
+                return loss
+
+            def configure_optimizers(self):
+                return torch.optim.Adam(self.parameters(), lr=hp["learning_rate"])
+
+        return BreastCancerModule()
+
+
+def run_tutorial_lightning(train: Split, device: torch.device, seconds: float, seed: int,
+                           warmup_steps: int = 20) -> dict:
+    """The tutorial's sweep path: Lightning fed by the per-sample DataLoader, stopped after `seconds`."""
+    import lightning as L
+
+    hp = hparams(TUTORIAL_BATCH, 1, device, seed)
+    torch.manual_seed(seed)
+    loader = DataLoader(TutorialDataset(train.x.cpu(), train.y.cpu()), batch_size=TUTORIAL_BATCH, shuffle=True)
+    state = {"steps": 0, "samples": 0, "t0": None, "elapsed": 0.0}
+
+    class Clock(L.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            state["steps"] += 1
+            if state["steps"] == warmup_steps:
+                sync(device)
+                state["t0"] = time.perf_counter()
+            elif state["t0"] is not None:
+                state["samples"] += len(batch[1])
+                state["elapsed"] = time.perf_counter() - state["t0"]
+                if state["elapsed"] >= seconds:
+                    trainer.should_stop = True
+
+    trainer = L.Trainer(max_epochs=1000, accelerator="gpu" if device.type == "cuda" else "cpu", devices=1,
+                        logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[Clock()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Lightning's advice on DataLoader workers, once per fit
+        trainer.fit(TutorialModule.make(hp), train_dataloaders=loader)
+    return {"batch_size": TUTORIAL_BATCH, "samples": state["samples"], "steps": state["steps"] - warmup_steps,
+            "seconds": state["elapsed"]}
+
+
 def run_limit(train: Split, batch: int, device: torch.device, seconds: float, seed: int,
               warmup_steps: int = 3) -> dict:
-    """The ceiling: randperm per epoch, x[idx], y[idx], forward/backward/step; nothing else."""
+    """The ceiling: randperm per epoch, index_select rows, forward/backward/step; nothing else."""
     hp = hparams(batch, 1, device, seed)
     torch.manual_seed(seed)
     model = build(FEATURES, hp).to(device)
@@ -189,7 +255,7 @@ def run_limit(train: Split, batch: int, device: torch.device, seconds: float, se
             yield from torch.split(torch.randperm(n, generator=gen, device=device), batch)
 
     def step(idx: torch.Tensor) -> int:
-        xb, yb = x[idx], y[idx]
+        xb, yb = x.index_select(0, idx), y.index_select(0, idx)
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model(xb), yb)
         loss.backward()
@@ -315,7 +381,8 @@ def measure_device(device: torch.device, args, x: torch.Tensor, y: torch.Tensor)
     # About --seconds of training at the ceiling's speed (at least one epoch), the same in every round.
     epochs = args.epochs or max(1, math.ceil(args.seconds * calibrate(train, batch, device, args.seed) / n_train))
     log(f"{tag} engines: {epochs} epoch(s) each")
-    rounds: dict[str, list[dict]] = {path: [] for path in ("tutorial", "limit", "torch", "lightning")}
+    rounds: dict[str, list[dict]] = {path: [] for path in ("tutorial", "tutorial_loop", "limit", "torch",
+                                                           "lightning")}
 
     def timed(path: str, fn: Callable[[], dict]) -> None:
         with OtherLoad() as other:
@@ -325,9 +392,15 @@ def measure_device(device: torch.device, args, x: torch.Tensor, y: torch.Tensor)
         extra = f", other processes {other.cores:.2f} cores" if other.cores is not None else ""
         log(f"{tag}   {path:<9} {r['rate']:>13,.0f} samples/s in {r['seconds']:.2f} s{extra}")
 
+    started = time.perf_counter()
     for i in range(1, args.repeats + 1):
+        if i > 1 and time.perf_counter() - started > args.max_seconds:
+            log(f"{tag} stopping after {i - 1} round(s): --max-seconds {args.max_seconds:g} is spent")
+            break
         log(f"{tag} round {i}")
-        timed("tutorial", lambda: run_tutorial(train, device, args.tutorial_seconds / args.repeats, args.seed))
+        timed("tutorial", lambda: run_tutorial_lightning(train, device, args.tutorial_seconds / args.repeats,
+                                                         args.seed))
+        timed("tutorial_loop", lambda: run_tutorial(train, device, args.tutorial_seconds / args.repeats, args.seed))
         timed("limit", lambda: run_limit(train, batch, device, args.seconds, args.seed))
         timed("torch", lambda: run_engine(fit_torch, train, val, batch, epochs, device, args.seed))
         timed("lightning", lambda: run_engine(fit_lightning, train, val, batch, epochs, device, args.seed))
@@ -338,11 +411,14 @@ def measure_device(device: torch.device, args, x: torch.Tensor, y: torch.Tensor)
         records.append({
             "path": path, "device": device.type, "batch_size": r["batch_size"],
             "samples_per_s": round(r["rate"], 1),
+            "samples_per_s_median": round(statistics.median(q["rate"] for q in rounds[path]), 1),
             "ratio": round(r["rate"] / best["tutorial"]["rate"], 2),
+            "ratio_loop": round(r["rate"] / best["tutorial_loop"]["rate"], 2),
             "vs_limit": round(r["rate"] / best["limit"]["rate"], 3),
             "samples": r["samples"], "seconds": round(r["seconds"], 4), "steps": r["steps"],
             "epochs": r.get("epochs"), "other_load": r["other_load"],
             "rounds": [round(q["rate"], 1) for q in rounds[path]], **common})
+    log(f"{tag} done in {time.perf_counter() - started:.1f} s")
     return records
 
 
@@ -359,9 +435,12 @@ def parse_args(argv=None):
                         "which keeps other processes' bursts out of the numbers (default 5)")
     p.add_argument("--tutorial-seconds", type=float, default=5.0,
                    help="time budget of the tutorial path in all, split evenly over the rounds (default 5)")
-    p.add_argument("--seconds", type=float, default=1.0,
+    p.add_argument("--seconds", type=float, default=2.0,
                    help="per round: time budget of limit (at least one epoch) and the engines' target, which "
-                        "sets their epoch count from limit's speed (default 1)")
+                        "sets their epoch count from limit's speed (default 2)")
+    p.add_argument("--max-seconds", type=float, default=60.0,
+                   help="per device: start no new round after this many seconds (default 45), which bounds "
+                        "the run on a busy machine")
     p.add_argument("--epochs", type=int, default=None, help="fix the engines' max_epochs instead")
     p.add_argument("--val-rows", type=int, default=4096, help="rows held out for per-epoch validation")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: all cores)")
@@ -384,7 +463,11 @@ def main(argv=None) -> int:
     if args.device == "all":
         devices = [torch.device("cpu")] + ([torch.device("cuda", 0)] if torch.cuda.is_available() else [])
     elif args.device == "cuda":
-        devices = [resolve_device({"accelerator": "gpu"})]
+        try:
+            devices = [resolve_device({"accelerator": "gpu"})]
+        except RuntimeError as exc:
+            log(f"error: {exc}")
+            return 2
     else:
         devices = [torch.device("cpu")]
 

@@ -207,3 +207,42 @@ def test_drop_missing_is_explicit_and_counted(tmp_path):
     prepare(tmp_path, rows() + "5,,1\n", drop_missing=True)()
     info = json.loads((tmp_path / "labels.json").read_text())
     assert info["dropped_rows"] == 1 and info["rows"] == 12
+
+
+REVIEW_CASES = {
+    "latin-1 file": ("a,b,label\n1,2,\xe9t\xe9\n".encode("latin-1"), {}, ["UTF-8"]),
+    "ragged rows": ("a,b,label\n1,2,0\n3,4,1,9,9\n", {}, ["cannot be read as a table"]),
+}
+
+
+@pytest.mark.parametrize("case", REVIEW_CASES, ids=list(REVIEW_CASES))
+def test_unreadable_files_get_one_message(tmp_path, case):
+    text, kw, words = REVIEW_CASES[case]
+    refused(prepare(tmp_path, text, **kw), *words)
+
+
+def test_unreachable_url_gets_one_message(tmp_path):
+    refused(prepare(tmp_path, "", source="http://127.0.0.1:9/x.csv", sha256="0" * 64), "downloading", "failed")
+
+
+def test_fp16_on_a_cpu_is_refused_before_training(tmp_path):
+    refused(lambda: plan(tmp_path, {"train.precision": "16-mixed"}), "16-mixed", "GPU")
+
+
+def test_yaml_yes_as_positive_class_matches_a_yes_label(tmp_path):
+    import json
+
+    prepare(tmp_path, rows(label=("no", "yes")), positive_class=True)()
+    assert json.loads((tmp_path / "labels.json").read_text())["positive_class"] == "yes"
+
+
+def test_whole_number_floats_for_integer_keys_mean_the_same_points(tmp_path):
+    from snakesweep.plan import load_schema, normalise_integers
+
+    a = plan(tmp_path)
+    cfg = copy.deepcopy(BASE)
+    cfg["sweep"]["seed"] = float(cfg["sweep"]["seed"])
+    cfg["split"]["seed"] = float(cfg["split"]["seed"])
+    validate(cfg, SCHEMA)
+    normalise_integers(cfg, load_schema(SCHEMA))
+    assert make_plan(cfg, base=tmp_path).ids == a.ids

@@ -177,15 +177,27 @@ def test_timeout_names_lock_dir_and_device_count(tmp_path):
     assert str(tmp_path) in message and "n_devices=1" in message and "owner=holder-job" in message
 
 
-def test_slurm_assignment_short_circuits_the_claim(tmp_path, monkeypatch):
+def test_one_slurm_gpu_short_circuits_the_claim(tmp_path, monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "42")
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,4")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
     lock_dir = tmp_path / "locks"
     with claimed_gpu(0, lock_dir, timeout=2) as dev:  # n_devices is irrelevant under SLURM
         assert dev == "3"
-        assert os.environ["CUDA_VISIBLE_DEVICES"] == "3,4"
-    assert os.environ["CUDA_VISIBLE_DEVICES"] == "3,4"
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "3"
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "3"
     assert not lock_dir.exists()
+
+
+def test_jobs_sharing_a_multi_gpu_slurm_allocation_claim_distinct_devices(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,4")
+    lock_dir = tmp_path / "locks"
+    with claimed_gpu(2, lock_dir, timeout=2) as first:
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == first
+        other = claim_device(2, lock_dir, timeout=2, devices=["3", "4"])
+        assert {first, other.device} == {"3", "4"}
+        other.release()
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "3,4"
 
 
 @pytest.mark.parametrize("mask", [None, "", "-1"])

@@ -238,3 +238,25 @@ def test_write_history_round_trips_floats(tmp_path):
     assert float(back[0]["train_loss"]) == 0.1 + 0.2
     assert float(back[0]["val_loss"]) == 1 / 3
     assert math.isnan(float(back[0]["val_roc_auc"]))
+
+
+def test_checkpoints_and_plots_are_byte_identical_between_saves(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from snakesweep.io import savefig
+    from snakesweep.train import FitResult, save_checkpoint
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    result = FitResult(model, torch.optim.Adam(model.parameters()))
+    for name in ("a.pt", "b.pt"):
+        save_checkpoint(tmp_path / name, result, {"x": 1}, ["f1", "f2", "f3"])
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3])
+    for name in ("a.svg", "b.svg"):
+        savefig(fig, tmp_path / name)
+    assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()

@@ -51,6 +51,15 @@ def download(url: str, dest: Path, *, sha256: str | None, max_bytes: int, timeou
     if dest.exists() and sha256_file(dest) == sha256.lower():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return _fetch(url, dest, sha256=sha256, max_bytes=max_bytes, timeout=timeout)
+    except (OSError, ValueError) as err:  # URLError, HTTPError, timeouts, malformed URLs
+        if isinstance(err, SnakesweepError):
+            raise
+        raise SnakesweepError(f"data.source: downloading {url} failed: {err}") from None
+
+
+def _fetch(url: str, dest: Path, *, sha256: str, max_bytes: int, timeout: float) -> Path:
     h, size = hashlib.sha256(), 0
     with atomic_path(dest) as tmp, urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
         declared = resp.headers.get("Content-Length")
@@ -88,8 +97,12 @@ def read_header(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise SnakesweepError(f"data.source: file '{path}' does not exist")
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        header = next(csv.reader(io.StringIO(fh.readline()), delimiter=_separator(path)), None)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(io.StringIO(fh.readline()), delimiter=_separator(path)), None)
+    except UnicodeDecodeError as err:
+        raise SnakesweepError(f"data.source: file '{path}' is not UTF-8 text ({err.reason} at byte "
+                              f"{err.start}); save it as UTF-8") from None
     if not header or all(not c.strip() for c in header):
         raise SnakesweepError(f"data.source: file '{path}' is empty (no header line)")
     dups = sorted({c for c in header if header.count(c) > 1})
@@ -104,7 +117,11 @@ def read_table(path: str | Path):
 
     read_header(path)
     path = Path(path)
-    df = pd.read_csv(path, sep=_separator(path), encoding="utf-8-sig")
+    try:
+        df = pd.read_csv(path, sep=_separator(path), encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise SnakesweepError(f"data.source: file '{path}' cannot be read as a table: "
+                              f"{str(err).strip().splitlines()[-1]}") from None
     if df.empty:
         raise SnakesweepError(f"data.source: file '{path}' has a header but no rows")
     return df
@@ -169,6 +186,11 @@ def prepare(df, *, target: str, positive_class=None, exclude=(), drop_missing=Fa
         else:
             raise SnakesweepError(f"data.positive_class: column '{target}' has labels {names}; set "
                                   "data.positive_class to the one that counts as positive")
+    if isinstance(positive_class, bool):
+        # YAML reads an unquoted yes/no/true/false as a boolean: match it to such a label.
+        spelled = [n for n in names if n.lower() in (("true", "yes", "1") if positive_class else ("false", "no", "0"))]
+        if len(spelled) == 1:
+            positive_class = spelled[0]
     if isinstance(positive_class, float) and positive_class.is_integer():
         positive_class = int(positive_class)
     positive_class = str(positive_class)

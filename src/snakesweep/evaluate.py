@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import metrics
-from .io import read_json, read_tsv, savefig, write_json, write_tsv
+from . import SnakesweepError, metrics
+from .hparams import INT_HPARAMS
+from .io import cast_ints, read_json, read_tsv, savefig, write_json, write_tsv
 
 SUMMARY_METRICS = ["status", "reason", "val_loss", "val_roc_auc", "val_roc_auc_lo", "val_roc_auc_hi",
                    "train_loss", "epochs", "seed", "engine", "device", "train_seconds", "startup_seconds"]
@@ -16,7 +17,7 @@ SUMMARY_METRICS = ["status", "reason", "val_loss", "val_roc_auc", "val_roc_auc_l
 
 def summarize(*, points: str, metric_files: list[str], metric: str, goal: str, out: str):
     """One row per point of the current points table, best first by the sweep's metric and goal."""
-    table = read_tsv(points)
+    table = read_tsv(points, INT_HPARAMS)
     records = {r["point"]: r for r in (read_json(f) for f in metric_files)}
     rows = []
     for row in table.to_dict("records"):
@@ -32,7 +33,7 @@ def summarize(*, points: str, metric_files: list[str], metric: str, goal: str, o
     df = df.sort_values(["_failed", metric, "point"], ascending=[True, goal == "minimize", True],
                         na_position="last", kind="mergesort").drop(columns="_failed")
     df["reason"] = df["reason"].fillna("")
-    write_tsv(out, df)
+    write_tsv(out, cast_ints(df, INT_HPARAMS))
     return df
 
 
@@ -40,7 +41,8 @@ def choose_best(summary, metric: str, goal: str) -> dict:
     ok = summary[summary["status"] == "ok"]
     ok = ok[np.isfinite(ok[metric].astype(float))]
     if ok.empty:
-        raise RuntimeError("no point finished with status ok: nothing to choose from; see results/summary.tsv")
+        raise SnakesweepError("no point finished with status ok, so there is no best point; see the reasons "
+                              "in results/summary.tsv")
     return ok.iloc[0].to_dict()  # summarize() already sorted by metric, goal and id
 
 
@@ -68,7 +70,7 @@ def evaluate_best(*, summary: str, models: dict, metric_files: dict, train: str,
 
     from .train import load_model
 
-    df = read_tsv(summary)
+    df = read_tsv(summary, INT_HPARAMS)
     best = choose_best(df, metric, goal)
     point = best["point"]
     record = read_json(metric_files[point])
@@ -92,7 +94,7 @@ def evaluate_best(*, summary: str, models: dict, metric_files: dict, train: str,
     swept = [c for c in df.columns if c not in ("point", *SUMMARY_METRICS)]
     result = {
         "point": point,
-        "chosen_by": {"metric": metric, "goal": goal, "split": "val"},
+        "chosen_by": {"metric": metric, "goal": goal, "split": metric.split("_")[0]},
         "params": {k: best[k] for k in swept},  # as in the points table: empty where it has no effect
         "hparams": record["hparams"],
         "val_loss": record["val_loss"],
@@ -161,7 +163,7 @@ def plot_sweep(*, summary: str, histories: dict, metric: str, top: int, out_curv
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator, NullFormatter
 
-    df = read_tsv(summary)
+    df = read_tsv(summary, INT_HPARAMS)
     ok = df[df["status"] == "ok"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6))
     for _, row in ok.head(top).iterrows():

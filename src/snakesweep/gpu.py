@@ -180,13 +180,17 @@ def claimed_gpu(
     """Run the body on one GPU of its own, yielding the device id that CUDA_VISIBLE_DEVICES is set to.
 
     Enter before anything initialises CUDA: the process then sees only its device, as ``cuda:0``.
-    Under SLURM the assigned devices are used untouched. An inherited CUDA_VISIBLE_DEVICES mask is
-    respected by claiming among its entries, so the job never escapes the GPUs the user allowed."""
-    if assigned := scheduler_assigned_devices():
+    Under SLURM a job given one GPU uses it untouched; with several, concurrent jobs claim among them.
+    An inherited CUDA_VISIBLE_DEVICES mask is respected by claiming among its entries, so the job never escapes the GPUs the user allowed."""
+    assigned = scheduler_assigned_devices()
+    if assigned and len(assigned) == 1:
         yield assigned[0]
         return
+    # Several GPUs in one allocation are shared by the jobs Snakemake runs in it: claim among them.
     old = os.environ.get("CUDA_VISIBLE_DEVICES")
     devices = _parse_devices(old)
+    if devices is None:
+        devices = assigned
     with claim_device(n_devices, lock_dir, timeout=timeout, poll=poll, owner=owner, devices=devices) as claim:
         os.environ["CUDA_VISIBLE_DEVICES"] = claim.device
         try:

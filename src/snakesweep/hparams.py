@@ -18,6 +18,7 @@ class HParam:
     kind: str  # "int", "float" or "choice"
     default: Any
     minimum: float | None = None
+    maximum: float | None = None
     exclusive_minimum: bool = False
     choices: tuple | None = None
     continuous: bool = False  # may be drawn from a distribution (int or float)
@@ -42,9 +43,12 @@ HPARAMS: dict[str, HParam] = {
     "seed": HParam("int", 42, minimum=0, continuous=True),
     "engine": HParam("choice", "lightning", choices=ENGINES),
     "accelerator": HParam("choice", "cpu", choices=ACCELERATORS),
-    "devices": HParam("int", 1, minimum=1),
+    "devices": HParam("int", 1, minimum=1, maximum=1),
     "precision": HParam("choice", "32", choices=PRECISIONS),
 }
+
+
+INT_HPARAMS = tuple(name for name, spec in HPARAMS.items() if spec.kind == "int")
 
 
 def coerce(name: str, value: Any, where: str) -> Any:
@@ -86,7 +90,16 @@ def coerce(name: str, value: Any, where: str) -> Any:
         if too_small:
             op = ">" if spec.exclusive_minimum else ">="
             raise SnakesweepError(f"{where}: '{name}' must be {op} {spec.minimum}, found {value!r}")
+    if spec.maximum is not None and value > spec.maximum:
+        raise SnakesweepError(f"{where}: '{name}' must be <= {spec.maximum}, found {value!r}")
     return value
+
+
+def check_point(hp: dict, where: str) -> None:
+    """Combinations that cannot train as asked, refused before any job starts."""
+    if hp["precision"] == "16-mixed" and hp["accelerator"] == "cpu":
+        raise SnakesweepError(f"{where}: precision '16-mixed' needs a GPU (accelerator 'cpu' was given); "
+                              "use '32' or 'bf16-mixed' on CPUs")
 
 
 def defaults_from_config(train: dict) -> dict:
@@ -98,11 +111,13 @@ def defaults_from_config(train: dict) -> dict:
 def effective(params: dict) -> dict:
     """The parameters that determine a result: settings that have no effect are dropped.
 
-    With no hidden layer the width means nothing, so `hidden_layers: 0` with any width is one point.
+    With no hidden layer the width and activation mean nothing, so `hidden_layers: 0` with any of
+    them is one point.
     """
     out = dict(params)
     if out.get("hidden_layers") == 0:
         out.pop("hidden_neurons", None)
+        out.pop("activation", None)
     if out.get("accelerator") == "cpu":
         out.pop("devices", None)
     return out

@@ -38,33 +38,37 @@ def read_json(path: str | Path):
 
 
 def write_tsv(path: str | Path, df) -> None:
-    from .hparams import HPARAMS
-
-    df = df.copy()
-    for col in df.columns:
-        if col in HPARAMS and HPARAMS[col].kind == "int":
-            df[col] = df[col].astype("Int64")
     with atomic_path(path) as tmp:
         df.to_csv(tmp, sep="\t", index=False, na_rep="")
 
 
-def read_tsv(path: str | Path):
-    """Read a TSV written by write_tsv; integer hyperparameters stay integers even with empty cells."""
-    import pandas as pd
-
-    from .hparams import HPARAMS
-
-    # Floats must read back exactly as written, so values match the DAG's own; pandas 3 does so by
-    # default and deprecates the option that pandas 2 needs for it.
-    exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
-    df = pd.read_csv(path, sep="\t", **exact)
-    for col in df.columns:
-        if col in HPARAMS and HPARAMS[col].kind == "int":
+def cast_ints(df, columns):
+    """Integer columns with empty cells (a width without hidden layers) as nullable integers, not floats."""
+    for col in columns:
+        if col in df.columns:
             df[col] = df[col].astype("Int64")
     return df
 
 
+def read_tsv(path: str | Path, int_columns=()):
+    """Read a TSV written by write_tsv; `int_columns` stay integers even with empty cells."""
+    import pandas as pd
+
+    # Floats must read back exactly as written, so values match the DAG's own; pandas 3 does so by
+    # default and deprecates the option that pandas 2 needs for it.
+    exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+    # Point ids are hex strings, even the rare one made of digits only.
+    df = pd.read_csv(path, sep="\t", dtype={"point": str}, **exact)
+    return cast_ints(df, int_columns)
+
+
 def savefig(fig, path: str | Path) -> None:
+    """Save a figure atomically, with no date and fixed element ids, so reruns give identical bytes."""
+    import matplotlib
+
     path = Path(path)
+    fmt = path.suffix.lstrip(".") or "svg"
+    matplotlib.rcParams["svg.hashsalt"] = "snakesweep"
+    metadata = {"Date": None} if fmt == "svg" else {}
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "svg", bbox_inches="tight")
+        fig.savefig(tmp, format=fmt, bbox_inches="tight", metadata=metadata)

@@ -68,15 +68,20 @@ def split_data(*, table: str, labels: str, fractions: dict, seed: int, standardi
 
 
 def train_point(*, point: str, hp: dict, train: str, val: str, labels: str, threads: int, outputs: dict,
-                tracking: dict | None = None, gpu_lock_dir: str = ".snakemake/gpu-locks") -> dict:
+                tracking: dict | None = None, gpu_lock_dir: str | None = None) -> dict:
     """One point's training job. A GPU job first claims a device of its own, before torch starts."""
     from contextlib import nullcontext
 
     claim = nullcontext()
     if hp["accelerator"] == "gpu":
+        # GPUs belong to the host, so their locks live in a host-local directory, never on a shared
+        # filesystem where jobs on two nodes would contend for each other's "gpu0".
+        import tempfile
+
         from .gpu import claimed_gpu, count_gpus
 
-        claim = claimed_gpu(count_gpus(), Path(gpu_lock_dir), owner=point)
+        lock_dir = Path(gpu_lock_dir or Path(tempfile.gettempdir()) / f"snakesweep-gpu-locks-{os.getuid()}")
+        claim = claimed_gpu(count_gpus(), lock_dir, owner=point)
     with claim:
         from .train import run_point
 
@@ -100,7 +105,10 @@ def write_points(*, rows: list[dict], names: list[str], out: str) -> None:
     """The points table, the one list of points that the summary and the report read."""
     import pandas as pd
 
-    df = pd.DataFrame(rows, columns=["point", *names])
+    from .hparams import INT_HPARAMS
+    from .io import cast_ints
+
+    df = cast_ints(pd.DataFrame(rows, columns=["point", *names]), INT_HPARAMS)
     write_tsv(out, df)
     print(f"{len(df)} points")
 

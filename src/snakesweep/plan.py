@@ -6,6 +6,7 @@ no full data read. Every check that can fail on bad input runs here, before any 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ from .sweep import Spec, expand, load_spec, parse_spec
 
 # The modules whose code determines a trained point's result: editing them gives new point ids, so a
 # result is never mixed up with one that older code produced.
-RESULT_MODULES = ("hparams.py", "data.py", "split.py", "model.py", "train.py", "engine_lightning.py",
-                  "metrics.py")
+RESULT_MODULES = ("hparams.py", "data.py", "split.py", "jobs.py", "io.py", "model.py", "train.py",
+                  "engine_lightning.py", "metrics.py")
 
 
 @dataclass
@@ -37,13 +38,37 @@ class Plan:
     def hparams(self, point: str) -> dict:
         return self.by_id[point]["hparams"]
 
-    @property
+    @functools.cached_property
     def by_id(self) -> dict:
         return {p["point"]: p for p in self.points}
 
     def rows(self) -> list[dict]:
         """The points table: one row per point, a column per swept parameter."""
         return [{"point": p["point"], **p["params"]} for p in self.points]
+
+
+def load_schema(path) -> dict:
+    import yaml
+
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def normalise_integers(config: dict, schema: dict) -> dict:
+    """Turn whole-number floats into ints where the schema says integer.
+
+    JSON schema accepts 1.0 as an integer, but `sweep.seed: 1.0` and `1` must not give different draws
+    or ids, and `evaluate.bootstrap: 2000.0` must not fail after the sweep has trained.
+    """
+    for key, spec in schema.get("properties", {}).items():
+        if key not in config:
+            continue
+        value = config[key]
+        if spec.get("type") == "integer" and isinstance(value, float) and value.is_integer():
+            config[key] = int(value)
+        elif isinstance(value, dict):
+            normalise_integers(value, spec)
+    return config
 
 
 def code_digest() -> str:
@@ -125,6 +150,8 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
         "drop_missing": bool(dcfg.get("drop_missing")),
         "split": {"fractions": fractions, "seed": scfg["seed"], "standardize": scfg["standardize"]},
         "code": code_digest(),
+        # Thread count changes float reduction order, so it is part of what determines a result.
+        "threads": int(config["train"].get("threads", 1)),
         "torch": _version("torch"),
         "lightning": _version("lightning"),
     }

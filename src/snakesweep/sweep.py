@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from . import SnakesweepError
-from .hparams import HPARAMS, coerce, effective
+from .hparams import HPARAMS, check_point, coerce, effective
 
 METHODS = ("grid", "random")
 LATER_METHODS = ("bayes",)
@@ -173,7 +173,7 @@ def parse_spec(raw: dict, source: str = "sweep spec") -> Spec:
     if metric["name"] not in METRICS:
         raise SnakesweepError(f"{source}: metric.name {metric['name']!r} is not a metric this workflow "
                               f"records; expected one of {list(METRICS)}")
-    goal = metric.get("goal", "minimize")
+    goal = metric.get("goal", METRICS[metric["name"]])
     if goal not in ("minimize", "maximize"):
         raise SnakesweepError(f"{source}: metric.goal must be 'minimize' or 'maximize', found {goal!r}")
     params = raw.get("parameters")
@@ -257,6 +257,7 @@ def expand(spec: Spec, *, count: int, seed: int, defaults: dict, context: dict, 
         hparams = {**defaults, **params}
         if resolve is not None:
             hparams = resolve(hparams)
+        check_point(hparams, f"sweep point {params}")
         if hparams.get("hidden_layers") == 0 and "hidden_neurons" in params:
             # The width of a missing layer is meaningless: show it as empty rather than a value.
             params = {**params, "hidden_neurons": None}

@@ -8,6 +8,7 @@ the tutorial's per-sample Dataset + DataLoader spends far more time collating th
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import sys
@@ -71,23 +72,17 @@ def batch_generator(seed: int, device) -> torch.Generator:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, autocast=None) -> torch.Tensor:
-    """Logits for every row, in large batches."""
+def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Logits for every row, in large batches and full precision."""
     was_training = model.training
     model.eval()
-    outs = []
-    for chunk in torch.split(x, VAL_BATCH):
-        if autocast is not None:
-            with autocast():
-                outs.append(model(chunk).float())
-        else:
-            outs.append(model(chunk))
+    outs = [model(chunk) for chunk in torch.split(x, VAL_BATCH)]
     model.train(was_training)
     return torch.cat(outs)
 
 
-def validate(model: nn.Module, val: Split, autocast=None) -> tuple[float, float, np.ndarray]:
-    logits = predict(model, val.x, autocast)
+def validate(model: nn.Module, val: Split) -> tuple[float, float, np.ndarray]:
+    logits = predict(model, val.x)
     loss = nn.functional.binary_cross_entropy_with_logits(logits, val.y).item()
     scores = logits.double().cpu().numpy()
     return loss, metrics.roc_auc(val.y.cpu().numpy(), scores), scores
@@ -141,7 +136,8 @@ def fit_torch(hp: dict, train: Split, val: Split, device: torch.device, on_epoch
             if result.first_step_at is None:
                 result.first_step_at = time.time()
             total += loss.detach() * len(idx)
-        val_loss, val_auc, scores = validate(model, val, autocast)
+        # Validation runs in full precision in both engines, whatever the training precision.
+        val_loss, val_auc, scores = validate(model, val)
         row = {"epoch": epoch, "train_loss": (total / n).item(), "val_loss": val_loss, "val_roc_auc": val_auc}
         result.history.append(row)
         result.val_scores = scores
@@ -202,8 +198,12 @@ def save_checkpoint(path: Path, result: FitResult, hp: dict, features: list[str]
         "model_state": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
         "optimizer_state": result.optimizer.state_dict(),
     }
+    # torch.save records the file name it writes to inside the archive: saving to memory first keeps
+    # the bytes identical between reruns (the temporary name is random).
+    buf = io.BytesIO()
+    torch.save(state, buf)
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        tmp.write_bytes(buf.getvalue())
 
 
 def load_model(path: str | Path):

@@ -16,9 +16,11 @@ os.environ.update(
 )
 
 from snakesweep import SnakesweepError
-from snakesweep.plan import AUTO_ENV, make_plan
+from snakesweep.plan import AUTO_ENV, load_schema, make_plan, normalise_integers
 
-validate(config, workflow.source_path("../schemas/config.schema.yaml"))
+SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
+validate(config, SCHEMA)
+normalise_integers(config, load_schema(SCHEMA))
 
 try:
     PLAN = make_plan(config, base=".")
@@ -72,7 +74,10 @@ def per_point(pattern):
 
 
 def tracking_params():
+    """W&B settings for training jobs; only when enabled, so other tracking edits retrain nothing."""
     cfg = dict(config["tracking"]["wandb"])
+    if not cfg["enabled"] or cfg["mode"] == "disabled":
+        return {"enabled": False}
     cfg["group"] = cfg.get("group") or SPEC.name
     return cfg
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -44,9 +45,9 @@ def edit_config(wd: Path, **changes) -> None:
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
 
-def snakemake(wd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def snakemake(wd: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
     p = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=wd, capture_output=True, text=True,
-                       timeout=900)
+                       timeout=900, env=None if env is None else {**os.environ, **env})
     if check and p.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
     return p

@@ -8,6 +8,7 @@ import sys
 
 import pandas as pd
 import pytest
+import yaml
 from e2e import REPO, edit_config, job_count, make_workdir, snakemake
 
 pytestmark = pytest.mark.e2e
@@ -102,7 +103,11 @@ def test_wandb_offline_leaves_one_readable_run_per_point(tmp_path):
     from snakesweep.tracking import read_offline_run
 
     wd = make_workdir(tmp_path, **{"tracking.wandb.enabled": True, "tracking.wandb.mode": "offline"})
-    snakemake(wd, "--cores", "2")
+    secret = "local-0123456789abcdef0123456789abcdef01234567"
+    snakemake(wd, "--cores", "2", env={"WANDB_API_KEY": secret})
+    for f in [*wd.joinpath("results").rglob("*"), *wd.joinpath(".snakemake/log").rglob("*")]:
+        if f.is_file():
+            assert secret.encode() not in f.read_bytes(), f
     runs = sorted((wd / "results").rglob("*.wandb"))
     assert len(runs) == 3
     points = set(pd.read_csv(wd / "results/sweep/points.tsv", sep="\t")["point"])
@@ -153,3 +158,33 @@ def test_grid_with_a_linear_model_collapses_widths_and_completes(tmp_path):
     assert summary.loc[summary["hidden_layers"] == 0, "hidden_neurons"].isna().all()
     assert summary["val_roc_auc"].is_monotonic_decreasing  # maximised metric: best first
     assert (wd / "results/plots/val_auc_by_param.svg").stat().st_size > 1000
+
+
+def test_changing_the_sweep_keeps_earlier_results_and_summarises_only_the_new_spec(tmp_path):
+    wd = make_workdir(tmp_path, sweep={"method": "grid", "parameters": {"learning_rate": {"values": [0.01, 0.02]}}})
+    snakemake(wd, "--cores", "2")
+    old = {p.parent.name: p.read_bytes() for p in (wd / "results/points").glob("*/metrics.json")}
+    assert len(old) == 2
+    (wd / "config/tiny-sweep.yaml").write_text(
+        yaml.safe_dump({"method": "grid", "parameters": {"learning_rate": {"values": [0.01, 0.05]}}}))
+    snakemake(wd, "--cores", "2")
+    summary = pd.read_csv(wd / "results/summary.tsv", sep="\t")
+    assert sorted(summary["learning_rate"]) == [0.01, 0.05]
+    for point, data in old.items():  # the dropped point and the kept one, untouched
+        assert (wd / "results/points" / point / "metrics.json").read_bytes() == data
+    assert len(list((wd / "results/points").glob("*/metrics.json"))) == 3
+
+
+@pytest.mark.skipif(__import__("snakesweep.gpu").gpu.count_gpus() > 0, reason="needs a machine without GPUs")
+def test_a_real_error_fails_its_job_loudly_and_keep_going_finishes_the_rest(tmp_path):
+    # A GPU point on a machine without GPUs is a real error, not a diverging point.
+    sweep = {"method": "grid", "parameters": {"accelerator": {"values": ["cpu", "gpu"]}}}
+    wd = make_workdir(tmp_path, sweep=sweep)
+    p = snakemake(wd, "--cores", "2", "--keep-going", check=False)
+    assert p.returncode != 0
+    assert "no GPU is visible" in p.stdout + p.stderr
+    points = pd.read_csv(wd / "results/sweep/points.tsv", sep="\t")
+    cpu = points.loc[points["accelerator"] == "cpu", "point"].item()
+    gpu = points.loc[points["accelerator"] == "gpu", "point"].item()
+    assert (wd / "results/points" / cpu / "metrics.json").is_file()
+    assert not (wd / "results/points" / gpu / "metrics.json").exists()

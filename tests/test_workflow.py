@@ -11,6 +11,8 @@ import pytest
 import yaml
 from e2e import REPO, edit_config, job_count, make_workdir, snakemake
 
+from snakesweep.gpu import count_gpus
+
 pytestmark = pytest.mark.e2e
 
 
@@ -175,7 +177,7 @@ def test_changing_the_sweep_keeps_earlier_results_and_summarises_only_the_new_sp
     assert len(list((wd / "results/points").glob("*/metrics.json"))) == 3
 
 
-@pytest.mark.skipif(__import__("snakesweep.gpu").gpu.count_gpus() > 0, reason="needs a machine without GPUs")
+@pytest.mark.skipif(count_gpus() > 0, reason="needs a machine without GPUs")
 def test_a_real_error_fails_its_job_loudly_and_keep_going_finishes_the_rest(tmp_path):
     # A GPU point on a machine without GPUs is a real error, not a diverging point.
     sweep = {"method": "grid", "parameters": {"accelerator": {"values": ["cpu", "gpu"]}}}

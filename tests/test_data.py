@@ -373,3 +373,16 @@ def test_prepare_data_job_from_url(server, tmp_path):
     info = json.loads((tmp_path / "labels.json").read_text())
     assert info["positive_class"] == "1" and info["rows"] == 2000 and info["features"] == ["a", "b"]
     assert Path(tmp_path / "table.tsv").is_file()
+
+
+def test_atomic_writes_get_the_usual_file_permissions(tmp_path):
+    import os
+    import stat
+
+    from snakesweep.io import write_text
+
+    write_text(tmp_path / "x.txt", "hello")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "x.txt").stat().st_mode) == 0o666 & ~mask
+    assert not list(tmp_path.glob(".x.txt.*"))

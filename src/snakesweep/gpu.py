@@ -181,7 +181,8 @@ def claimed_gpu(
 
     Enter before anything initialises CUDA: the process then sees only its device, as ``cuda:0``.
     Under SLURM a job given one GPU uses it untouched; with several, concurrent jobs claim among them.
-    An inherited CUDA_VISIBLE_DEVICES mask is respected by claiming among its entries, so the job never escapes the GPUs the user allowed."""
+    An inherited CUDA_VISIBLE_DEVICES mask is respected by claiming among its entries, so the job never
+    escapes the GPUs the user allowed."""
     assigned = scheduler_assigned_devices()
     if assigned and len(assigned) == 1:
         yield assigned[0]

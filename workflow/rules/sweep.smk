@@ -40,6 +40,9 @@ rule train:
         hp=hparams,
         tracking=tracking_params(),
         wandb_dir="results/wandb",
+        # torch uses exactly this many threads even if --cores is lower: thread count is part of the
+        # point's id, since it changes float reduction order.
+        torch_threads=config["train"]["threads"],
     script:
         "../scripts/train.py"
 

@@ -11,7 +11,7 @@ run_logged(
     train=snakemake.input.train,
     val=snakemake.input.val,
     labels=snakemake.input.labels,
-    threads=snakemake.threads,
+    threads=snakemake.params.torch_threads,
     outputs=dict(snakemake.output.items()),
     tracking={**snakemake.params.tracking, "run_dir": snakemake.params.wandb_dir},
 )

@@ -53,9 +53,9 @@ def download(url: str, dest: Path, *, sha256: str | None, max_bytes: int, timeou
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         return _fetch(url, dest, sha256=sha256, max_bytes=max_bytes, timeout=timeout)
+    except SnakesweepError:
+        raise
     except (OSError, ValueError) as err:  # URLError, HTTPError, timeouts, malformed URLs
-        if isinstance(err, SnakesweepError):
-            raise
         raise SnakesweepError(f"data.source: downloading {url} failed: {err}") from None
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
@@ -45,19 +43,6 @@ def choose_best(summary, metric: str, goal: str) -> dict:
                               "in results/summary.tsv")
     return ok.iloc[0].to_dict()  # summarize() already sorted by metric, goal and id
 
-
-def _clean(obj):
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if obj is pd.NA:
-        return None
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def evaluate_best(*, summary: str, models: dict, metric_files: dict, train: str, val: str, test: str,
@@ -112,7 +97,7 @@ def evaluate_best(*, summary: str, models: dict, metric_files: dict, train: str,
         "points_ok": int((df["status"] == "ok").sum()),
         "points_failed": int((df["status"] != "ok").sum()),
     }
-    write_json(out_json, _clean(result))
+    write_json(out_json, result)
     write_tsv(out_predictions, pd.DataFrame({"label": y_test.astype(int), "best": scores,
                                              "baseline": base_scores}))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -37,8 +38,24 @@ def write_text(path: str | Path, text: str) -> None:
         Path(tmp).write_text(text)
 
 
+def json_safe(obj):
+    """Plain JSON values: numpy scalars as Python numbers, and NaN, infinities or missing values as null
+    (a non-finite metric is explained by the record's status and reason, never written as NaN)."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, str | bytes):  # numpy scalar
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if type(obj).__name__ == "NAType":  # pandas.NA, without importing pandas here
+        return None
+    return obj
+
+
 def write_json(path: str | Path, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    write_text(path, json.dumps(json_safe(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def read_json(path: str | Path):

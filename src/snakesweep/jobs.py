@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 
-from . import data
-from .io import atomic_path, read_json, write_json, write_tsv
+from . import SnakesweepError, data
+from .hparams import INT_HPARAMS
+from .io import atomic_path, cast_ints, read_json, read_tsv, write_json, write_tsv
 from .split import Scaler, stratified_split
 
 
@@ -38,8 +42,6 @@ def prepare_data(*, source: str, target: str, positive_class, exclude, drop_miss
 
 
 def read_prepared(table: str, labels: str):
-    from .io import read_tsv
-
     info = read_json(labels)
     df = read_tsv(table)
     x = df[info["features"]].to_numpy(dtype=np.float64)
@@ -70,14 +72,10 @@ def split_data(*, table: str, labels: str, fractions: dict, seed: int, standardi
 def train_point(*, point: str, hp: dict, train: str, val: str, labels: str, threads: int, outputs: dict,
                 tracking: dict | None = None, gpu_lock_dir: str | None = None) -> dict:
     """One point's training job. A GPU job first claims a device of its own, before torch starts."""
-    from contextlib import nullcontext
-
     claim = nullcontext()
     if hp["accelerator"] == "gpu":
         # GPUs belong to the host, so their locks live in a host-local directory, never on a shared
         # filesystem where jobs on two nodes would contend for each other's "gpu0".
-        import tempfile
-
         from .gpu import claimed_gpu, count_gpus
 
         lock_dir = Path(gpu_lock_dir or Path(tempfile.gettempdir()) / f"snakesweep-gpu-locks-{os.getuid()}")
@@ -105,9 +103,6 @@ def write_points(*, rows: list[dict], names: list[str], out: str) -> None:
     """The points table, the one list of points that the summary and the report read."""
     import pandas as pd
 
-    from .hparams import INT_HPARAMS
-    from .io import cast_ints
-
     df = cast_ints(pd.DataFrame(rows, columns=["point", *names]), INT_HPARAMS)
     write_tsv(out, df)
     print(f"{len(df)} points")
@@ -115,10 +110,6 @@ def write_points(*, rows: list[dict], names: list[str], out: str) -> None:
 
 def run_logged(fn, **kwargs):
     """Run a job; bad input ends it with its one-line explanation instead of a traceback."""
-    import sys
-
-    from . import SnakesweepError
-
     try:
         return fn(**kwargs)
     except SnakesweepError as err:

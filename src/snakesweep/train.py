@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from . import metrics
-from .io import atomic_path, write_json
+from .io import atomic_path, json_safe, write_json
 from .model import build
 
 VAL_BATCH = 65536
@@ -258,17 +258,7 @@ def run_point(*, point: str, hp: dict, train_path, val_path, features: list[str]
     write_history(Path(history_out), result.history)
     if tracker is not None:
         summary = {k: record[k] for k in ("status", "val_loss", "val_roc_auc", "train_loss", "epochs")}
-        tracker.finish(_finite(summary), Path(model_out), exit_code=0 if ok else 1)
-    write_json(metrics_out, _finite(record))
+        tracker.finish(json_safe(summary), Path(model_out), exit_code=0 if ok else 1)
+    write_json(metrics_out, record)
     return record
 
-
-def _finite(obj):
-    """JSON has no NaN: a non-finite metric is written as null (and explained by status/reason)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj

@@ -23,3 +23,11 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+onstart:
+    check_machine()
+
+
+onsuccess:
+    show_warnings("results/best.json")

@@ -258,7 +258,7 @@ def test_fingerprint(tmp_path):
 
 # --- download ----------------------------------------------------------------------------------------
 
-PAYLOAD = b"a,b,y\n" + b"".join(f"{i},{i * 2},{i % 2}\n".encode() for i in range(2000))
+PAYLOAD = b"a,b,y\n" + b"".join(f"{i % 97},{i * 2 % 89},{i % 2}\n".encode() for i in range(2000))
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 

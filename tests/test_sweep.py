@@ -436,7 +436,8 @@ def test_effective_drops_settings_without_effect():
 
 @pytest.fixture
 def repo_config() -> dict:
-    validate = pytest.importorskip("snakemake.utils").validate
+    from snakemake.utils import validate
+
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     validate(cfg, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     return cfg

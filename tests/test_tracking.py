@@ -10,12 +10,12 @@ import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
+import wandb  # noqa: F401 - a dependency: missing, these tests must fail, not skip
 
-pytest.importorskip("wandb")
-
-from snakesweep import tracking  # noqa: E402
-from snakesweep.tracking import (  # noqa: E402
+from snakesweep import tracking
+from snakesweep.tracking import (
     WandbTracker,
     model_artifact_name,
     offline_runs,
@@ -62,7 +62,6 @@ def _train(
     exit_code: int = 0,
 ) -> WandbTracker:
     """What a training script does: 3 epochs, then summary + model file."""
-    np = pytest.importorskip("numpy")
     tracker = WandbTracker(
         point=point,
         run_dir=run_dir,

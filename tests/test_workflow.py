@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 import yaml
 from e2e import REPO, edit_config, job_count, make_workdir, snakemake
 
-from snakesweep.gpu import count_gpus
+from snakesweep.gpu import AUTO_ENV, count_gpus
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +54,29 @@ def test_best_is_chosen_on_validation_and_tested_once_with_cis(tiny_run):
         assert (tiny_run / "results/plots" / name).stat().st_size > 1000
 
 
+def test_test_roc_auc_is_computed_on_the_test_rows_with_the_chosen_model(tiny_run):
+    import numpy as np
+    import torch
+
+    from snakesweep.metrics import roc_auc
+    from snakesweep.train import load_model
+
+    best = json.loads((tiny_run / "results/best.json").read_text())
+    model, _ = load_model(tiny_run / "results/points" / best["point"] / "model.pt")
+
+    def auc_on(split):
+        with np.load(tiny_run / f"results/split/{split}.npz") as z, torch.no_grad():
+            return roc_auc(z["y"], model(torch.from_numpy(z["x"])).double().numpy()), z["y"]
+
+    test_auc, y_test = auc_on("test")
+    assert best["test_roc_auc"] == pytest.approx(test_auc, abs=1e-12)
+    assert best["test_rows"] == len(y_test) and best["test_positives"] == int(y_test.sum())
+    assert auc_on("val")[0] != pytest.approx(test_auc, abs=1e-6)  # so this test would see the wrong split
+    predictions = pd.read_csv(tiny_run / "results/best_test_predictions.tsv", sep="\t")
+    assert (predictions["label"].to_numpy() == y_test).all()
+    assert roc_auc(predictions["label"], predictions["best"]) == pytest.approx(test_auc, abs=1e-9)
+
+
 def test_each_point_has_weights_history_curve_log_and_benchmark(tiny_run):
     for point in pd.read_csv(tiny_run / "results/sweep/points.tsv", sep="\t")["point"]:
         d = tiny_run / "results/points" / point
@@ -62,6 +86,9 @@ def test_each_point_has_weights_history_curve_log_and_benchmark(tiny_run):
         assert list(history.columns) == ["epoch", "train_loss", "val_loss", "val_roc_auc"]
         metrics = json.loads((d / "metrics.json").read_text())
         assert metrics["seed"] == 42 and metrics["hparams"]["max_epochs"] == 2
+        assert metrics["deterministic"] is True and metrics["cublas_workspace_config"] == ":4096:8"
+        assert set(metrics["params"]) == {"hidden_layers", "hidden_neurons", "learning_rate"}
+        assert metrics["bootstrap"] == {"replicates": 2000, "seed": 0}
         assert (tiny_run / "results/logs/train" / f"{point}.log").is_file()
         assert (tiny_run / "results/benchmarks/train" / f"{point}.tsv").is_file()
 
@@ -179,14 +206,68 @@ def test_changing_the_sweep_keeps_earlier_results_and_summarises_only_the_new_sp
 
 @pytest.mark.skipif(count_gpus() > 0, reason="needs a machine without GPUs")
 def test_a_real_error_fails_its_job_loudly_and_keep_going_finishes_the_rest(tmp_path):
-    # A GPU point on a machine without GPUs is a real error, not a diverging point.
-    sweep = {"method": "grid", "parameters": {"accelerator": {"values": ["cpu", "gpu"]}}}
+    # Told that jobs will see a GPU (as on a cluster login node) when they do not: a real error in the
+    # GPU point's job, not a diverging point; the CPU point still finishes.
+    sweep = {"method": "grid", "parameters": {"accelerator": {"values": ["cpu", "auto"]}}}
     wd = make_workdir(tmp_path, sweep=sweep)
-    p = snakemake(wd, "--cores", "2", "--keep-going", check=False)
+    p = snakemake(wd, "--cores", "2", "--keep-going", check=False, env={AUTO_ENV: "gpu"})
     assert p.returncode != 0
     assert "no GPU is visible" in p.stdout + p.stderr
     points = pd.read_csv(wd / "results/sweep/points.tsv", sep="\t")
     cpu = points.loc[points["accelerator"] == "cpu", "point"].item()
-    gpu = points.loc[points["accelerator"] == "gpu", "point"].item()
+    gpu = points.loc[points["accelerator"] == "auto", "point"].item()
     assert (wd / "results/points" / cpu / "metrics.json").is_file()
     assert not (wd / "results/points" / gpu / "metrics.json").exists()
+
+
+def dry_run_jobs(wd, env=None) -> dict:
+    """{point: resources line} of the train jobs a dry run would start."""
+    out = snakemake(wd, "--cores", "2", "-n", env=env).stdout
+    jobs = {}
+    for block in out.split("rule train:")[1:]:
+        point = re.search(r"wildcards: point=([0-9a-f]{12})", block).group(1)
+        jobs[point] = re.search(r"resources: (.*)", block).group(1)
+    return jobs
+
+
+@pytest.mark.skipif(count_gpus() > 0, reason="needs a machine without GPUs")
+def test_gpu_jobs_declare_one_gpu_and_cpu_jobs_none(tmp_path):
+    sweep = {"method": "grid", "parameters": {"accelerator": {"values": ["cpu", "auto"]}}}
+    wd = make_workdir(tmp_path, sweep=sweep)
+    jobs = dry_run_jobs(wd, env={AUTO_ENV: "gpu"})
+    claims = sorted(int(m.group(1)) if (m := re.search(r"\bgpu=(\d+)", r)) else 0 for r in jobs.values())
+    assert claims == [0, 1]  # the CPU point asks for no GPU, so --resources gpu=1 never holds it back
+
+
+def test_auto_is_decided_once_and_passed_on_to_the_jobs(tmp_path):
+    from snakesweep.plan import auto_choice
+
+    wd = make_workdir(tmp_path, points=1, **{"train.accelerator": "auto"})
+    decided = auto_choice()
+    snakemake(wd, "--cores", "1")
+    point = pd.read_csv(wd / "results/sweep/points.tsv", sep="\t")["point"].item()
+    log = (wd / "results/logs/train" / f"{point}.log").read_text()
+    assert f"accelerator {decided}, {AUTO_ENV}={decided!r}" in log  # the job got the decision
+    # A job step that rebuilds the DAG with that decision finds the same id; the other one would not.
+    assert list(dry_run_jobs(wd, env={AUTO_ENV: decided})) == []  # nothing to do: same ids
+    other = "gpu" if decided == "cpu" else "cpu"
+    rebuilt = dry_run_jobs(wd, env={AUTO_ENV: other})
+    assert len(rebuilt) == 1 and point not in rebuilt
+
+
+def test_editing_the_training_code_gives_new_point_ids(tmp_path):
+    wd = make_workdir(tmp_path)
+    before = set(dry_run_jobs(wd))
+    with open(wd / "src/snakesweep/train.py", "a") as fh:
+        fh.write("\n# a change to the training code\n")
+    after = set(dry_run_jobs(wd))
+    assert len(before) == len(after) == 3 and not before & after
+
+
+def test_turning_tracking_on_retrains_and_other_tracking_edits_do_not(tmp_path):
+    wd = make_workdir(tmp_path, points=2)
+    snakemake(wd, "--cores", "2")
+    edit_config(wd, **{"tracking.wandb.project": "another", "tracking.wandb.log_model": True})
+    assert dry_run_jobs(wd) == {}  # tracking is off: its settings change no result
+    edit_config(wd, **{"tracking.wandb.enabled": True})
+    assert len(dry_run_jobs(wd)) == 2

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
+import re
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,11 @@ def download(url: str, dest: Path, *, sha256: str | None, max_bytes: int, timeou
         return _fetch(url, dest, sha256=sha256, max_bytes=max_bytes, timeout=timeout)
     except SnakesweepError:
         raise
-    except (OSError, ValueError) as err:  # URLError, HTTPError, timeouts, malformed URLs
+    except OSError as err:
+        if err.filename:  # writing the local copy failed (disk full, read-only): not the download's fault
+            raise
+        raise SnakesweepError(f"data.source: downloading {url} failed: {err}") from None
+    except ValueError as err:  # URLError, HTTPError and timeouts are OSErrors; malformed URLs are these
         raise SnakesweepError(f"data.source: downloading {url} failed: {err}") from None
 
 
@@ -92,20 +97,32 @@ def _separator(path: Path) -> str:
     return "\t" if path.suffix.lower() in (".tsv", ".tab", ".txt") else ","
 
 
-def read_header(path: str | Path) -> list[str]:
-    """The column names of a CSV/TSV file, refusing a missing or empty file and duplicate names."""
-    path = Path(path)
+def check_file(path: Path) -> None:
+    if path.is_dir():
+        raise SnakesweepError(f"data.source: '{path}' is a directory; expected a CSV or TSV file")
     if not path.is_file():
         raise SnakesweepError(f"data.source: file '{path}' does not exist")
+
+
+def read_header(path: str | Path) -> list[str]:
+    """The column names of a CSV/TSV file, refusing a missing or empty file and duplicate names.
+
+    The header is read with the CSV parser, not as a line: a quoted name may span lines.
+    """
+    path = Path(path)
+    check_file(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(io.StringIO(fh.readline()), delimiter=_separator(path)), None)
+            header = next(csv.reader(fh, delimiter=_separator(path)), None)
     except UnicodeDecodeError as err:
         raise SnakesweepError(f"data.source: file '{path}' is not UTF-8 text ({err.reason} at byte "
                               f"{err.start}); save it as UTF-8") from None
+    except csv.Error as err:
+        raise SnakesweepError(f"data.source: the header of '{path}' cannot be read: {err}") from None
     if not header or all(not c.strip() for c in header):
         raise SnakesweepError(f"data.source: file '{path}' is empty (no header line)")
-    dups = sorted({c for c in header if header.count(c) > 1})
+    # Empty names are not duplicates of each other: pandas numbers them ('Unnamed: 3').
+    dups = sorted({c for c in header if c and header.count(c) > 1})
     if dups:
         raise SnakesweepError(f"data.source: file '{path}' has duplicate column names: {dups}")
     return header
@@ -135,9 +152,48 @@ class Prepared:
     classes: list[str]  # [negative, positive], as written in the input
     positive_class: str
     dropped_rows: int
+    dropped_columns: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
 
-def prepare(df, *, target: str, positive_class=None, exclude=(), drop_missing=False, source="data"):
+# pandas' name for a column with an empty header cell, such as the index that to_csv() writes.
+UNNAMED = re.compile(r"^Unnamed: \d+(_level_\d+)?$")
+INDEX_HINT = "(set data.index_check: false only if it really is a feature)"
+YAML_BOOLEANS = {True: ("true", "yes", "y", "on", "1"), False: ("false", "no", "n", "off", "0")}
+
+
+def row_counters(x: np.ndarray, names: list[str]) -> list[str]:
+    """Columns holding n distinct consecutive whole numbers for n rows: a row index or an identifier.
+
+    On a table sorted by class such a column predicts the label perfectly, so it must never be trained
+    on by accident. Checked column by column, so a tall table needs no copy of itself.
+    """
+    n = len(x)
+    if n < 3:
+        return []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column has no span
+        span = np.nanmax(x, axis=0) - np.nanmin(x, axis=0)
+    found = []
+    for j in np.flatnonzero(span == n - 1):
+        col = x[:, j]
+        if np.isfinite(col).all() and (col == np.round(col)).all() and len(np.unique(col)) == n:
+            found.append(names[j])
+    return found
+
+
+def _label_for_boolean(value: bool, names: list[str], target: str) -> str:
+    """YAML 1.1 reads an unquoted yes/no/on/off/y/n as a boolean: find the label the user wrote."""
+    spelled = [n for n in names if n.lower() in YAML_BOOLEANS[value]]
+    if len(spelled) == 1:
+        return spelled[0]
+    raise SnakesweepError(f"data.positive_class: YAML read the unquoted value as the boolean {value} (YAML "
+                          f"1.1 reads yes/no/on/off/y/n/true/false so), which matches none of the labels of "
+                          f"column '{target}': {names}; quote the label, e.g. positive_class: '{names[-1]}'")
+
+
+def prepare(df, *, target: str, positive_class=None, exclude=(), drop_missing=False, index_check=True,
+            source="data"):
     """Check a table and return its numeric features and binary label, or raise naming what is wrong."""
     import pandas as pd
 
@@ -149,7 +205,23 @@ def prepare(df, *, target: str, positive_class=None, exclude=(), drop_missing=Fa
     missing_excl = [c for c in exclude if c not in cols]
     if missing_excl:
         raise SnakesweepError(f"data.exclude: column(s) {missing_excl} are not in {source}")
-    features = [c for c in cols if c != target and c not in exclude]
+    notices, dropped_columns = [], []
+    unnamed = [c for c in cols if UNNAMED.match(c) and c != target and c not in exclude]
+    empty = [c for c in unnamed if df[c].isna().all()]
+    if empty:
+        # A separator at the end of every line makes a nameless column with no values: nothing to lose.
+        positions = [cols.index(c) + 1 for c in empty]
+        notices.append(f"dropped {len(empty)} column(s) with no name and no values (column(s) {positions}): "
+                       "every line ends with a separator")
+        dropped_columns += empty
+    features = [c for c in cols if c != target and c not in exclude and c not in empty]
+    if index_check:
+        for c in (c for c in features if UNNAMED.match(c)):
+            raise SnakesweepError(
+                f"data: column {cols.index(c) + 1} of {source} has no name in the header (pandas calls it "
+                f"'{c}'); that is how pandas' to_csv() writes the row index, which is not a feature and can "
+                f"leak the label. Write the file with to_csv(index=False), or add '{c}' to data.exclude "
+                + INDEX_HINT)
     if not features:
         raise SnakesweepError(f"data: {source} has no feature columns besides the target '{target}'")
     nonnum = [c for c in features if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])]
@@ -157,6 +229,8 @@ def prepare(df, *, target: str, positive_class=None, exclude=(), drop_missing=Fa
         raise SnakesweepError(f"data: feature column(s) {nonnum[:10]} are not numeric; expected numbers only "
                               "(list identifier or text columns in data.exclude)")
     x = df[features].to_numpy(dtype=np.float64)
+    # Counted on every row (dropping rows would leave gaps), refused once the labels are known good.
+    counters = row_counters(x, features) if index_check else []
     bad_rows = ~np.isfinite(x).all(axis=1) | df[target].isna().to_numpy()
     dropped = 0
     if bad_rows.any():
@@ -168,8 +242,13 @@ def prepare(df, *, target: str, positive_class=None, exclude=(), drop_missing=Fa
             raise SnakesweepError(f"data: {int(bad_rows.sum())} row(s) of {source} have {kinds} values in "
                                   f"column(s) {bad_cols[:10]}; clean the file or set data.drop_missing: true "
                                   "to drop those rows")
+        if bad_rows.all():
+            raise SnakesweepError(f"data.drop_missing: every one of the {len(bad_rows)} rows of {source} has a "
+                                  f"missing, NaN or infinite value (in column(s) {bad_cols[:10]}), so none would "
+                                  "be left; fill those columns or list them in data.exclude")
         dropped = int(bad_rows.sum())
         df = df.loc[~bad_rows].reset_index(drop=True)
+        x = x[~bad_rows]
     labels = df[target]
     if pd.api.types.is_float_dtype(labels) and (labels == labels.round()).all():
         # 0/1 labels read as floats (pandas does so when a cell was empty) are still 0/1.
@@ -187,20 +266,23 @@ def prepare(df, *, target: str, positive_class=None, exclude=(), drop_missing=Fa
             raise SnakesweepError(f"data.positive_class: column '{target}' has labels {names}; set "
                                   "data.positive_class to the one that counts as positive")
     if isinstance(positive_class, bool):
-        # YAML reads an unquoted yes/no/true/false as a boolean: match it to such a label.
-        spelled = [n for n in names if n.lower() in (("true", "yes", "1") if positive_class else ("false", "no", "0"))]
-        if len(spelled) == 1:
-            positive_class = spelled[0]
+        positive_class = _label_for_boolean(positive_class, names, target)
     if isinstance(positive_class, float) and positive_class.is_integer():
         positive_class = int(positive_class)
     positive_class = str(positive_class)
     if positive_class not in names:
         raise SnakesweepError(f"data.positive_class: {positive_class!r} is not a label of column '{target}'; "
                               f"expected one of {names}")
+    if counters:
+        raise SnakesweepError(
+            f"data: column(s) {counters[:10]} of {source} count the rows (each a different whole number, "
+            "consecutive): a row index or identifier is not a feature, and on sorted data it leaks the label. "
+            f"Add them to data.exclude {INDEX_HINT}")
     negative = next(n for n in names if n != positive_class)
-    out = df[features].astype("float64")
+    out = pd.DataFrame(x, columns=features)
     out[target] = labels.astype(str).to_numpy()
-    return Prepared(out, features, target, [negative, positive_class], positive_class, dropped)
+    return Prepared(out, features, target, [negative, positive_class], positive_class, dropped,
+                    dropped_columns, notices)
 
 
 def load(source: str, *, target: str, resources: Path, sha256=None, max_bytes=100 << 20):
@@ -225,6 +307,5 @@ def fingerprint(source: str, sha256=None) -> str:
     if kind == "url":
         return f"sha256:{(sha256 or '').lower()}"
     path = Path(source)
-    if not path.is_file():
-        raise SnakesweepError(f"data.source: file '{path}' does not exist")
+    check_file(path)
     return f"sha256:{sha256_file(path)}"

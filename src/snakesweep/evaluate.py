@@ -2,85 +2,131 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 
 from . import SnakesweepError, metrics
 from .hparams import INT_HPARAMS
-from .io import cast_ints, read_json, read_tsv, savefig, write_json, write_tsv
+from .io import cast_ints, read_json, savefig, write_json, write_tsv
 
 SUMMARY_METRICS = ["status", "reason", "val_loss", "val_roc_auc", "val_roc_auc_lo", "val_roc_auc_hi",
-                   "train_loss", "epochs", "seed", "engine", "device", "train_seconds", "startup_seconds"]
+                   "train_loss", "epochs", "seed", "engine", "device", "train_seconds", "startup_seconds",
+                   "warnings"]
+WARNING_SEP = " | "  # between the warnings of one point in the summary (they contain semicolons)
 
 
-def summarize(*, points: str, metric_files: list[str], metric: str, goal: str, out: str):
-    """One row per point of the current points table, best first by the sweep's metric and goal."""
-    table = read_tsv(points, INT_HPARAMS)
-    records = {r["point"]: r for r in (read_json(f) for f in metric_files)}
+def read_records(points: list[str], metric_files: list[str]) -> list[dict]:
+    """Each point's metrics.json, in the DAG's order of points, checked to belong to its point."""
+    records = []
+    for point, path in zip(points, metric_files, strict=True):
+        rec = read_json(path)
+        if rec.get("point") != point:
+            raise SnakesweepError(f"{path} holds the results of point {rec.get('point')!r}, not {point!r}; "
+                                  "delete that folder so the point is trained again")
+        records.append(rec)
+    return records
+
+
+def val_caveats(rec: dict, min_class_rows: int) -> list[str]:
+    """Warnings about a point's validation interval, from the class counts its job recorded."""
+    rows = rec.get("val_rows") or {}
+    y = np.r_[np.ones(rows.get("positive", 0), bool), np.zeros(rows.get("negative", 0), bool)]
+    found = (metrics.few_rows_caveat(y, subset="validation split", min_class_rows=min_class_rows),
+             metrics.zero_width_caveat(rec.get("val_roc_auc_ci95"), what="the validation ROC-AUC"))
+    return [w for w in found if w]
+
+
+def results_table(records: list[dict], names: list[str], metric: str, goal: str,
+                  min_class_rows: int = metrics.MIN_CLASS_ROWS):
+    """One row per point: its swept parameters and results, best first by the sweep's metric and goal.
+
+    Built from the per-point results alone, so the summary file is a report that nothing reads back.
+    Failed points and points without a finite metric come last; ties are broken by point id, so the
+    order never depends on the order jobs finished in.
+    """
     rows = []
-    for row in table.to_dict("records"):
-        rec = records[row["point"]]
+    for rec in records:
         ci = rec.get("val_roc_auc_ci95") or [None, None]
-        rows.append({**row, **{k: rec.get(k) for k in SUMMARY_METRICS if k in rec},
-                     "val_roc_auc_lo": ci[0], "val_roc_auc_hi": ci[1]})
-    df = pd.DataFrame(rows)
-    cols = list(table.columns) + [c for c in SUMMARY_METRICS if c in df.columns]
-    df = df[cols]
-    df["_failed"] = df["status"] != "ok"
-    # Ties are broken by point id so the order never depends on the order jobs finished in.
-    df = df.sort_values(["_failed", metric, "point"], ascending=[True, goal == "minimize", True],
-                        na_position="last", kind="mergesort").drop(columns="_failed")
+        rows.append({"point": rec["point"], **{n: rec["params"].get(n) for n in names},
+                     **{k: rec.get(k) for k in SUMMARY_METRICS},
+                     "val_roc_auc_lo": ci[0], "val_roc_auc_hi": ci[1],
+                     "warnings": WARNING_SEP.join(val_caveats(rec, min_class_rows)) if rec["status"] == "ok" else ""})
+    df = pd.DataFrame(rows, columns=["point", *names, *SUMMARY_METRICS])
+    value = pd.to_numeric(df[metric], errors="coerce")
+    usable = (df["status"] == "ok") & np.isfinite(value)
+    key = value if goal == "minimize" else -value
+    df = df.assign(_unusable=~usable, _key=key.where(usable)).sort_values(
+        ["_unusable", "_key", "point"], na_position="last", kind="mergesort")
+    df = df.drop(columns=["_unusable", "_key"]).reset_index(drop=True)
     df["reason"] = df["reason"].fillna("")
-    write_tsv(out, cast_ints(df, INT_HPARAMS))
+    return cast_ints(df, INT_HPARAMS)
+
+
+def summarize(*, points: list[str], metric_files: list[str], names: list[str], metric: str, goal: str,
+              min_class_rows: int, out: str):
+    df = results_table(read_records(points, metric_files), names, metric, goal, min_class_rows)
+    write_tsv(out, df)
     return df
 
 
-def choose_best(summary, metric: str, goal: str) -> dict:
-    ok = summary[summary["status"] == "ok"]
-    ok = ok[np.isfinite(ok[metric].astype(float))]
+def choose_best(table, metric: str, goal: str) -> dict:
+    """The best usable point by `metric` (lowest or highest per `goal`), ties going to the smaller id.
+
+    Computed here rather than taken from the table's order, so no reordering can change it.
+    """
+    value = pd.to_numeric(table[metric], errors="coerce")
+    ok = table[(table["status"] == "ok") & np.isfinite(value)]
     if ok.empty:
         raise SnakesweepError("no point finished with status ok, so there is no best point; see the reasons "
                               "in results/summary.tsv")
-    return ok.iloc[0].to_dict()  # summarize() already sorted by metric, goal and id
+    value = value[ok.index]
+    target = value.min() if goal == "minimize" else value.max()
+    return ok[value == target].sort_values("point", kind="mergesort").iloc[0].to_dict()
 
 
-
-def evaluate_best(*, summary: str, models: dict, metric_files: dict, train: str, val: str, test: str,
-                  metric: str, goal: str, n_boot: int, seed: int, out_json: str, out_roc: str,
-                  out_predictions: str) -> dict:
+def evaluate_best(*, points: list[str], names: list[str], models: dict, metric_files: dict, train: str,
+                  test: str, metric: str, goal: str, n_boot: int, seed: int, min_class_rows: int,
+                  out_json: str, out_roc: str, out_predictions: str) -> dict:
     """Evaluate the point chosen on validation on the test split, once, next to a logistic regression."""
     import torch
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_curve
 
-    from .train import load_model
+    from .train import load_model, predict
 
-    df = read_tsv(summary, INT_HPARAMS)
-    best = choose_best(df, metric, goal)
+    records = read_records(points, [metric_files[p] for p in points])
+    table = results_table(records, names, metric, goal, min_class_rows)
+    best = choose_best(table, metric, goal)
     point = best["point"]
-    record = read_json(metric_files[point])
+    record = next(r for r in records if r["point"] == point)
     model, _ = load_model(models[point])
     with np.load(test) as z:
         x_test, y_test = z["x"], z["y"]
     with np.load(train) as z:
         x_train, y_train = z["x"], z["y"]
-    with torch.no_grad():
-        scores = model(torch.from_numpy(x_test)).double().numpy()
+    scores = predict(model, torch.from_numpy(x_test)).double().numpy()
     auc = metrics.roc_auc(y_test, scores)
     ci = metrics.bootstrap_auc(y_test, scores, n_boot=n_boot, seed=seed)
 
     # The baseline sees the same rows and the same scaling; lbfgs is deterministic.
     baseline = LogisticRegression(max_iter=5000).fit(x_train, y_train)
+    del x_train, y_train
     base_scores = baseline.decision_function(x_test)
     base_auc = metrics.roc_auc(y_test, base_scores)
     base_ci = metrics.bootstrap_auc(y_test, base_scores, n_boot=n_boot, seed=seed)
     diff_ci = metrics.paired_bootstrap_diff(y_test, scores, base_scores, n_boot=n_boot, seed=seed)
 
-    swept = [c for c in df.columns if c not in ("point", *SUMMARY_METRICS)]
+    found = (metrics.few_rows_caveat(y_test, subset="test split", min_class_rows=min_class_rows),
+             metrics.zero_width_caveat(ci, what="the best point's test ROC-AUC"),
+             metrics.zero_width_caveat(base_ci, what="the baseline's test ROC-AUC"),
+             *val_caveats(record, min_class_rows))
+    warnings = [w for w in found if w]
     result = {
         "point": point,
         "chosen_by": {"metric": metric, "goal": goal, "split": metric.split("_")[0]},
-        "params": {k: best[k] for k in swept},  # as in the points table: empty where it has no effect
+        "params": {n: best[n] for n in names},  # as in the points table: empty where it has no effect
         "hparams": record["hparams"],
         "val_loss": record["val_loss"],
         "val_roc_auc": record["val_roc_auc"],
@@ -94,10 +140,13 @@ def evaluate_best(*, summary: str, models: dict, metric_files: dict, train: str,
                      "test_roc_auc": base_auc, "test_roc_auc_ci95": base_ci},
         "test_roc_auc_minus_baseline": auc - base_auc,
         "test_roc_auc_minus_baseline_ci95": diff_ci,
-        "points_ok": int((df["status"] == "ok").sum()),
-        "points_failed": int((df["status"] != "ok").sum()),
+        "points_ok": int((table["status"] == "ok").sum()),
+        "points_failed": int((table["status"] != "ok").sum()),
+        "warnings": warnings,
     }
     write_json(out_json, result)
+    for w in warnings:
+        print(f"warning: {w}")
     write_tsv(out_predictions, pd.DataFrame({"label": y_test.astype(int), "best": scores,
                                              "baseline": base_scores}))
 
@@ -115,6 +164,9 @@ def evaluate_best(*, summary: str, models: dict, metric_files: dict, train: str,
     ax.set(xlabel="false positive rate", ylabel="true positive rate",
            title=f"Test ROC ({len(y_test)} rows, touched once)")
     ax.legend(loc="lower right", fontsize=8)
+    if warnings:
+        fig.text(0.01, -0.02, "\n".join(textwrap.fill("Warning: " + w, 90) for w in warnings), fontsize=7,
+                 color="firebrick", va="top")
     savefig(fig, out_roc)
     plt.close(fig)
     return result
@@ -139,8 +191,8 @@ def plot_learning_curve(*, history: str, out: str, title: str) -> None:
     plt.close(fig)
 
 
-def plot_sweep(*, summary: str, histories: dict, metric: str, top: int, out_curves: str,
-               out_params: str) -> None:
+def plot_sweep(*, points: list[str], names: list[str], metric_files: list[str], histories: dict, metric: str,
+               goal: str, top: int, min_class_rows: int, out_curves: str, out_params: str) -> None:
     """Learning curves of the best points together, and validation ROC-AUC against each parameter."""
     import matplotlib
 
@@ -148,7 +200,7 @@ def plot_sweep(*, summary: str, histories: dict, metric: str, top: int, out_curv
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator, NullFormatter
 
-    df = read_tsv(summary, INT_HPARAMS)
+    df = results_table(read_records(points, metric_files), names, metric, goal, min_class_rows)
     ok = df[df["status"] == "ok"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6))
     for _, row in ok.head(top).iterrows():
@@ -162,9 +214,8 @@ def plot_sweep(*, summary: str, histories: dict, metric: str, top: int, out_curv
     savefig(fig, out_curves)
     plt.close(fig)
 
-    params = [c for c in df.columns if c not in ("point", *SUMMARY_METRICS)]
-    fig, axes = plt.subplots(1, max(1, len(params)), figsize=(3.4 * max(1, len(params)), 3.2), squeeze=False)
-    for ax, p in zip(axes[0], params, strict=False):
+    fig, axes = plt.subplots(1, max(1, len(names)), figsize=(3.4 * max(1, len(names)), 3.2), squeeze=False)
+    for ax, p in zip(axes[0], names, strict=False):
         col = ok[p]
         numeric = pd.api.types.is_numeric_dtype(col)
         lo, hi = ok["val_roc_auc_lo"], ok["val_roc_auc_hi"]
@@ -180,5 +231,8 @@ def plot_sweep(*, summary: str, histories: dict, metric: str, top: int, out_curv
         ax.set(xlabel=p, ylabel="validation ROC-AUC (95% CI)")
     fig.suptitle("Validation ROC-AUC by parameter (bootstrap 95% CI)", fontsize=9)
     fig.tight_layout()
+    few = sorted({w for ws in ok["warnings"] for w in ws.split(WARNING_SEP) if "validation split has only" in w})
+    if few:
+        fig.text(0.01, -0.02, textwrap.fill("Warning: " + few[0], 120), fontsize=7, color="firebrick", va="top")
     savefig(fig, out_params)
     plt.close(fig)

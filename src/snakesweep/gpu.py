@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROC_GPUS = Path("/proc/driver/nvidia/gpus")
+# What accelerator 'auto' means for a run, decided once by the process that builds the DAG and
+# exported to its jobs (see plan.auto_choice).
+AUTO_ENV = "SNAKESWEEP_AUTO_ACCELERATOR"
 _SLURM_GPU_VARS = ("CUDA_VISIBLE_DEVICES", "SLURM_STEP_GPUS", "SLURM_JOB_GPUS")
 
 

@@ -40,7 +40,8 @@ HPARAMS: dict[str, HParam] = {
     "batch_size": HParam("int", 32, minimum=1, continuous=True),
     "max_epochs": HParam("int", 10, minimum=1, continuous=True),
     "weight_decay": HParam("float", 0.0, minimum=0, continuous=True),
-    "seed": HParam("int", 42, minimum=0, continuous=True),
+    # Lightning's seed_everything and numpy accept seeds up to 2**32 - 1.
+    "seed": HParam("int", 42, minimum=0, maximum=2**32 - 1, continuous=True),
     "engine": HParam("choice", "lightning", choices=ENGINES),
     "accelerator": HParam("choice", "cpu", choices=ACCELERATORS),
     "devices": HParam("int", 1, minimum=1, maximum=1),

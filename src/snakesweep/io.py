@@ -9,6 +9,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from . import SnakesweepError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -18,19 +20,29 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path):
-    """Yield a temporary path beside `path`; on success it replaces `path` in one rename."""
+    """Yield a temporary path beside `path`; on success it replaces `path` in one rename.
+
+    A failed write (disk full, no permission, a read-only filesystem) is reported as an OSError naming
+    `path` itself, not the temporary file.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
         yield Path(tmp)
         # mkstemp makes the file private (0600); results must get the usual permissions of new files.
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as err:
+        if err.errno is None:
+            raise
+        raise OSError(err.errno, os.strerror(err.errno), str(path)) from err
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -73,6 +85,44 @@ def cast_ints(df, columns):
         if col in df.columns:
             df[col] = df[col].astype("Int64")
     return df
+
+
+def load_yaml(path: str | Path, key: str):
+    """Read a YAML (or JSON) file, refusing duplicate keys, which PyYAML would let the last one win.
+
+    `key` names the setting that points at the file, for the error message. Errors are
+    SnakesweepErrors naming the file, the key and both lines.
+    """
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                name = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = seen.get(name)
+                    seen[name] = line
+                except TypeError:  # an unhashable key: PyYAML's own check reports it
+                    continue
+                if first is not None:
+                    raise SnakesweepError(
+                        f"{key}: '{path}' gives the key '{name}' twice, on lines {first} and {line}; "
+                        "YAML would silently keep only the last one. Remove or merge one of them")
+            return super().construct_mapping(node, deep=deep)
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise SnakesweepError(f"{key}: '{path}' is not UTF-8 text ({err.reason} at byte {err.start})") from None
+    try:
+        return yaml.load(text, Loader=StrictLoader)
+    except yaml.YAMLError as err:
+        raise SnakesweepError(f"{key}: '{path}' is not valid YAML: {err}") from None
 
 
 def read_tsv(path: str | Path, int_columns=()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import tempfile
@@ -11,20 +12,34 @@ from pathlib import Path
 import numpy as np
 
 from . import SnakesweepError, data
+from .gpu import AUTO_ENV
 from .hparams import INT_HPARAMS
 from .io import atomic_path, cast_ints, read_json, read_tsv, write_json, write_tsv
-from .split import Scaler, stratified_split
+from .split import Scaler, duplicate_report, identical_rows, stratified_split
+
+# Failures of the filesystem rather than of the code: reported in one line, with what to do.
+FILE_HINTS = {
+    errno.ENOSPC: "; free some space on that disk, then run the same command again",
+    errno.EDQUOT: "; your disk quota is full: free some space, then run the same command again",
+    errno.EACCES: "; check the permissions of that file and its folder",
+    errno.EPERM: "; check the permissions and attributes of that file and its folder",
+    errno.EROFS: "; that filesystem is mounted read-only: run the workflow where it can write",
+    errno.EFBIG: "; the file exceeds a size limit (ulimit -f or the filesystem's)",
+}
+FILE_ERRNOS = {*FILE_HINTS, errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.EIO}
 
 
 def prepare_data(*, source: str, target: str, positive_class, exclude, drop_missing: bool, sha256,
-                 max_download_mb: float, resources: str, table_out: str, labels_out: str) -> None:
+                 max_download_mb: float, resources: str, table_out: str, labels_out: str,
+                 index_check: bool = True) -> None:
     """Write the working table (features + label) and what the labels mean."""
     raw = data.load(source, target=target, resources=Path(resources), sha256=sha256,
                     max_bytes=int(max_download_mb * (1 << 20)))
     if positive_class is None and data.source_kind(source) == "builtin":
         positive_class = data.BUILTIN_POSITIVE
     prepared = data.prepare(raw, target=target, positive_class=positive_class, exclude=exclude,
-                            drop_missing=drop_missing, source=f"data.source '{source}'")
+                            drop_missing=drop_missing, index_check=index_check, source=f"data.source '{source}'")
+    del raw
     counts = prepared.table[target].value_counts()
     write_tsv(table_out, prepared.table)
     write_json(labels_out, {
@@ -34,9 +49,14 @@ def prepare_data(*, source: str, target: str, positive_class, exclude, drop_miss
         "features": prepared.features,
         "rows": len(prepared.table),
         "dropped_rows": prepared.dropped_rows,
+        "dropped_columns": prepared.dropped_columns,
+        "excluded_columns": list(exclude),
+        "notices": prepared.notices,
         "class_counts": {str(k): int(v) for k, v in counts.items()},
         "source": source,
     })
+    for notice in prepared.notices:
+        print(f"notice: {notice}")
     print(f"{len(prepared.table)} rows, {len(prepared.features)} features, positive class "
           f"{prepared.positive_class!r}, dropped {prepared.dropped_rows} rows")
 
@@ -51,9 +71,13 @@ def read_prepared(table: str, labels: str):
 
 def split_data(*, table: str, labels: str, fractions: dict, seed: int, standardize: bool,
                outputs: dict) -> None:
-    """Stratified split; the scaler is fitted on the training rows only and applied to all three."""
+    """Stratified split that keeps identical rows together; the scaler is fitted on the training rows
+    only and applied to all three."""
     x, y, info = read_prepared(table, labels)
-    assign = stratified_split(y, fractions, seed, labels=[info["negative_class"], info["positive_class"]])
+    groups = identical_rows(x)
+    duplicates = duplicate_report(groups, y)
+    assign = stratified_split(y, fractions, seed, labels=[info["negative_class"], info["positive_class"]],
+                              groups=groups)
     train = assign == "train"
     scaler = Scaler.fit(x[train]) if standardize else Scaler.identity(x.shape[1])
     for name in ("train", "val", "test"):
@@ -63,14 +87,23 @@ def split_data(*, table: str, labels: str, fractions: dict, seed: int, standardi
     import pandas as pd
 
     write_tsv(outputs["assignment"], pd.DataFrame({"row": np.arange(len(y)), "subset": assign,
-                                                   "label": y.astype(int)}))
+                                                   "label": y.astype(int), "group": groups}))
+    counts = {n: int((assign == n).sum()) for n in ("train", "val", "test")}
+    per_class = {n: {"positive": int(y[assign == n].sum()), "negative": int((assign == n).sum() - y[assign == n].sum())}
+                 for n in ("train", "val", "test")}
     write_json(outputs["scaler"], {**scaler.to_dict(info["features"]), "standardize": bool(standardize),
                                    "fitted_on": "train", "seed": seed, "fractions": fractions,
-                                   "counts": {n: int((assign == n).sum()) for n in ("train", "val", "test")}})
+                                   "counts": counts, "class_counts": per_class, "duplicates": duplicates})
+    if duplicates["rows_repeating_another"]:
+        print(f"notice: {duplicates['rows_repeating_another']} row(s) repeat the features of another row "
+              f"({duplicates['groups_of_identical_rows']} groups, {duplicates['groups_with_both_labels']} of them "
+              "labelled both ways); each group was kept within one subset, so no copy crosses the split")
+    print(f"split: {counts}; rows per class {per_class}")
 
 
 def train_point(*, point: str, hp: dict, train: str, val: str, labels: str, threads: int, outputs: dict,
-                tracking: dict | None = None, gpu_lock_dir: str | None = None) -> dict:
+                tracking: dict | None = None, gpu_lock_dir: str | None = None, params: dict | None = None,
+                bootstrap: int = 2000, bootstrap_seed: int = 0) -> dict:
     """One point's training job. A GPU job first claims a device of its own, before torch starts."""
     claim = nullcontext()
     if hp["accelerator"] == "gpu":
@@ -93,9 +126,11 @@ def train_point(*, point: str, hp: dict, train: str, val: str, labels: str, thre
         record = run_point(point=point, hp=hp, train_path=train, val_path=val,
                            features=read_json(labels)["features"], threads=threads,
                            model_out=outputs["model"], history_out=outputs["history"],
-                           metrics_out=outputs["metrics"], tracker=tracker)
+                           metrics_out=outputs["metrics"], tracker=tracker, params=params,
+                           n_boot=bootstrap, boot_seed=bootstrap_seed)
     print(f"point {point}: {record['status']} {record['reason']} val_loss={record['val_loss']} "
-          f"val_roc_auc={record['val_roc_auc']} on {record['device']} (pid {os.getpid()})")
+          f"val_roc_auc={record['val_roc_auc']} on {record['device']} (pid {os.getpid()}; accelerator "
+          f"{hp['accelerator']}, {AUTO_ENV}={os.environ.get(AUTO_ENV)!r})")
     return record
 
 
@@ -109,9 +144,15 @@ def write_points(*, rows: list[dict], names: list[str], out: str) -> None:
 
 
 def run_logged(fn, **kwargs):
-    """Run a job; bad input ends it with its one-line explanation instead of a traceback."""
+    """Run a job; bad input, and a file that cannot be read or written, end it with one line naming the
+    culprit instead of a traceback."""
     try:
         return fn(**kwargs)
     except SnakesweepError as err:
-        print(f"snakesweep: error: {err}", file=sys.stderr, flush=True)
-        sys.exit(1)
+        message = str(err)
+    except OSError as err:
+        if err.errno not in FILE_ERRNOS or not err.filename:
+            raise
+        message = f"{err.strerror}: '{err.filename}'" + FILE_HINTS.get(err.errno, "")
+    print(f"snakesweep: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)

@@ -14,7 +14,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from . import SnakesweepError, data
+from .gpu import AUTO_ENV
 from .hparams import defaults_from_config
+from .io import load_yaml
 from .split import check_fractions
 from .sweep import Spec, expand, load_spec, parse_spec
 
@@ -30,6 +32,8 @@ class Plan:
     points: list[dict]
     context: dict
     auto_accelerator: str | None = None  # what 'auto' resolved to, when any point asked for it
+    gpu_asked: int = 0  # points whose accelerator is 'gpu' as written (not 'auto')
+    gpu_asked_by: str = "train.accelerator"
 
     @property
     def ids(self) -> list[str]:
@@ -48,10 +52,13 @@ class Plan:
 
 
 def load_schema(path) -> dict:
-    import yaml
+    return load_yaml(path, "config schema")
 
-    with open(path) as fh:
-        return yaml.safe_load(fh)
+
+def check_config_files(paths) -> None:
+    """Refuse duplicate keys in the config files Snakemake has already merged (it keeps the last one)."""
+    for path in paths:
+        load_yaml(path, "configfile")
 
 
 def normalise_integers(config: dict, schema: dict) -> dict:
@@ -71,11 +78,12 @@ def normalise_integers(config: dict, schema: dict) -> dict:
     return config
 
 
-def code_digest() -> str:
-    here = Path(__file__).parent
+def code_digest(root: str | Path | None = None) -> str:
+    """A digest of the modules that determine a result (those of this package unless `root` is given)."""
+    root = Path(root) if root is not None else Path(__file__).parent
     h = hashlib.sha256()
     for name in RESULT_MODULES:
-        h.update(name.encode() + b"\0" + (here / name).read_bytes())
+        h.update(name.encode() + b"\0" + (root / name).read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -84,9 +92,6 @@ def _version(pkg: str) -> str | None:
         return version(pkg)
     except PackageNotFoundError:
         return None
-
-
-AUTO_ENV = "SNAKESWEEP_AUTO_ACCELERATOR"
 
 
 def auto_choice(gpus_visible: int | None = None, env=None) -> str:
@@ -122,6 +127,7 @@ def check_local_data(cfg: dict, base: Path) -> None:
     source = cfg["source"]
     if data.source_kind(source) != "file":
         return
+    check_input_path("data.source", source)
     path = base / source
     header = data.read_header(path)
     if cfg["target"] not in header:
@@ -129,7 +135,36 @@ def check_local_data(cfg: dict, base: Path) -> None:
                               f"{header[:12]}" + (" ..." if len(header) > 12 else ""))
 
 
+def check_input_path(key: str, path: str) -> None:
+    """Snakemake reads '{...}' in a file name as a wildcard, and has no escape for an input's path."""
+    if "{" in path or "}" in path:
+        raise SnakesweepError(f"{key}: the path {path!r} contains '{{' or '}}', which Snakemake reads as a "
+                              "wildcard in file names; rename the file (or its folder) without braces")
+
+
+def check_gpus_visible(plan: Plan, gpus_visible: int | None = None) -> None:
+    """Points asked to train on a GPU, on a machine that runs its jobs itself and has none: refuse
+    before any job starts, not in every training job. 'auto' is exempt: it follows what this machine
+    sees. Called only where jobs run on this machine (not for cluster submissions)."""
+    if not plan.gpu_asked:
+        return
+    if gpus_visible is None:
+        from .gpu import count_gpus
+
+        gpus_visible = count_gpus()
+    if gpus_visible > 0:
+        return
+    mask = os.environ.get("CUDA_VISIBLE_DEVICES")
+    seen = f"CUDA_VISIBLE_DEVICES={mask!r}" if mask is not None else "no NVIDIA driver or nvidia-smi"
+    raise SnakesweepError(
+        f"{plan.gpu_asked_by}: {plan.gpu_asked} point(s) ask for accelerator 'gpu', but this machine sees no "
+        f"GPU ({seen}) and would run them itself. Use 'cpu', or 'auto' to train on a GPU only where there "
+        "is one; to submit GPU jobs from a machine without GPUs, run with a cluster executor (e.g. "
+        "--executor slurm), where the scheduler places them")
+
+
 def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = None) -> Plan:
+    """The validated sweep and its points, with every check that needs no job."""
     base = Path(base)
     dcfg, scfg = config["data"], config["split"]
     kind = data.source_kind(dcfg["source"])
@@ -137,6 +172,7 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
         raise SnakesweepError(f"data.sha256: required for the URL source {dcfg['source']!r}, so the download "
                               "can be checked; set it to the file's sha256")
     check_local_data(dcfg, base)
+    check_input_path("sweep.file", config["sweep"]["file"])
     fractions = check_fractions(scfg["fractions"])
     defaults = defaults_from_config(config["train"])
     spec_path = base / config["sweep"]["file"]
@@ -148,6 +184,7 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
         "positive_class": None if dcfg.get("positive_class") is None else str(dcfg["positive_class"]),
         "exclude": sorted(dcfg.get("exclude", [])),
         "drop_missing": bool(dcfg.get("drop_missing")),
+        "index_check": bool(dcfg.get("index_check", True)),
         "split": {"fractions": fractions, "seed": scfg["seed"], "standardize": scfg["standardize"]},
         "code": code_digest(),
         # Thread count changes float reduction order, so it is part of what determines a result.
@@ -160,4 +197,7 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
     auto = auto_choice(gpus_visible) if uses_auto else None
     points = expand(spec, count=config["sweep"]["count"], seed=config["sweep"]["seed"], defaults=defaults,
                     context=context, resolve=lambda hp: resolve_accelerator(hp, auto))
-    return Plan(spec, points, context, auto)
+    asked = [p for p in points if p["params"].get("accelerator", defaults["accelerator"]) == "gpu"]
+    asked_by = ("sweep parameter 'accelerator'" if any("accelerator" in p["params"] for p in asked)
+                else "train.accelerator")
+    return Plan(spec, points, context, auto, gpu_asked=len(asked), gpu_asked_by=asked_by)

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import SnakesweepError
 from .hparams import HPARAMS, check_point, coerce, effective
+from .io import load_yaml
 
 METHODS = ("grid", "random")
 LATER_METHODS = ("bayes",)
@@ -64,11 +63,9 @@ class Spec:
 def load_spec(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise SnakesweepError(f"sweep.file: sweep configuration '{path}' does not exist")
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise SnakesweepError(f"sweep.file: '{path}' is not valid YAML: {err}") from None
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise SnakesweepError(f"sweep.file: sweep configuration '{path}' {what}; expected a YAML file")
+    spec = load_yaml(path, "sweep.file")
     if not isinstance(spec, dict):
         raise SnakesweepError(f"sweep.file: '{path}' must hold a mapping (a W&B sweep configuration), "
                               f"found {type(spec).__name__}")

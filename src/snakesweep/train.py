@@ -215,8 +215,13 @@ def load_model(path: str | Path):
 
 
 def run_point(*, point: str, hp: dict, train_path, val_path, features: list[str], threads: int,
-              model_out, history_out, metrics_out, tracker=None) -> dict:
-    """Train one point and write its checkpoint, per-epoch history and metrics JSON."""
+              model_out, history_out, metrics_out, tracker=None, params: dict | None = None,
+              n_boot: int = 2000, boot_seed: int = 0) -> dict:
+    """Train one point and write its checkpoint, per-epoch history and metrics JSON.
+
+    `params` are the point's swept values as the points table shows them; `n_boot` and `boot_seed` set
+    the bootstrap of the validation ROC-AUC's interval (the config's evaluate.bootstrap and seed).
+    """
     make_deterministic(threads)
     device = resolve_device(hp)
     train, val = load_split(train_path, device), load_split(val_path, device)
@@ -236,17 +241,23 @@ def run_point(*, point: str, hp: dict, train_path, val_path, features: list[str]
     started = process_start_time()
     record = {
         "point": point,
+        "params": params if params is not None else {},
         "status": result.status,
         "reason": result.reason,
         "train_loss": last.get("train_loss") if ok else None,
         "val_loss": last.get("val_loss") if ok else None,
         "val_roc_auc": last.get("val_roc_auc") if ok else None,
-        "val_roc_auc_ci95": metrics.bootstrap_auc(y_val, result.val_scores, seed=hp["seed"]) if ok else None,
+        "val_roc_auc_ci95": (metrics.bootstrap_auc(y_val, result.val_scores, n_boot=n_boot, seed=boot_seed)
+                             if ok else None),
+        "val_rows": {"positive": int(y_val.sum()), "negative": int(len(y_val) - y_val.sum())},
+        "bootstrap": {"replicates": int(n_boot), "seed": int(boot_seed)},
         "epochs": len(result.history),
         "hparams": hp,
         "seed": hp["seed"],
         "engine": hp["engine"],
         "threads": int(threads),
+        "deterministic": torch.are_deterministic_algorithms_enabled(),
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "train_seconds": round(result.train_seconds, 4),
         "startup_seconds": (round(result.first_step_at - started, 3)

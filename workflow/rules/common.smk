@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 # The checkout's own library always wins over any installed copy, at DAG-build time and in jobs.
@@ -16,13 +17,22 @@ os.environ.update(
 )
 
 from snakesweep import SnakesweepError
-from snakesweep.plan import AUTO_ENV, load_schema, make_plan, normalise_integers
+from snakesweep.plan import (
+    AUTO_ENV,
+    check_config_files,
+    check_gpus_visible,
+    load_schema,
+    make_plan,
+    normalise_integers,
+)
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
-validate(config, SCHEMA)
-normalise_integers(config, load_schema(SCHEMA))
 
 try:
+    # Snakemake has merged the config files already, keeping the last of any duplicate key.
+    check_config_files(workflow.configfiles)
+    validate(config, SCHEMA)
+    normalise_integers(config, load_schema(SCHEMA))
     PLAN = make_plan(config, base=".")
 except SnakesweepError as err:
     raise WorkflowError(f"snakesweep: {err}") from None
@@ -41,6 +51,22 @@ wildcard_constraints:
 
 def hparams(wildcards):
     return PLAN.hparams(wildcards.point)
+
+
+def point_params(wildcards):
+    """The point's swept values as the points table shows them (empty where they have no effect)."""
+    return PLAN.by_id[wildcards.point]["params"]
+
+
+def mem_mb_for_data(base, per_input_mb):
+    """Memory to declare for a job that holds its inputs in memory: a base for the libraries plus a
+    multiple of the input size (measured on tall and wide tables; see the README), more on a retry.
+    """
+
+    def mem_mb(wildcards, input, attempt):
+        return int((base + per_input_mb * input.size_mb) * attempt)
+
+    return mem_mb
 
 
 def gpu_count(wildcards):
@@ -94,3 +120,23 @@ def all_targets():
         "results/explore/pairplot.png",
         "results/explore/correlation.svg",
     ] + per_point("results/points/{point}/learning_curve.svg")
+
+
+def show_warnings(best_json):
+    """Repeat the result's warnings at the end of the run, where they cannot be missed."""
+    import json
+
+    if os.path.exists(best_json):
+        with open(best_json) as fh:
+            for warning in json.load(fh).get("warnings", []):
+                logger.warning(f"snakesweep: warning: {warning}")
+
+
+def check_machine():
+    """Before the first job: can this machine run what was asked? The executor is known only now
+    (not while the Snakefile is read); cluster executors leave GPUs to the scheduler."""
+    if workflow.local_exec and workflow.is_main_process:
+        try:
+            check_gpus_visible(PLAN)
+        except SnakesweepError as err:
+            raise WorkflowError(f"snakesweep: {err}") from None

@@ -6,16 +6,15 @@ rule prepare_data:
         labels="results/data/labels.json",
     log:
         "results/logs/prepare_data.log",
+    benchmark:
+        "results/benchmarks/prepare_data.tsv"
     conda:
         "../../environment.yml"
+    resources:
+        mem_mb=mem_mb_for_data(base=500, per_input_mb=6),
     params:
-        source=config["data"]["source"],
-        target=config["data"]["target"],
-        positive_class=config["data"]["positive_class"],
-        exclude=config["data"]["exclude"],
-        drop_missing=config["data"]["drop_missing"],
-        sha256=config["data"]["sha256"],
-        max_download_mb=config["data"]["max_download_mb"],
+        # A mapping, not strings: Snakemake would read '{' in a column name as a wildcard.
+        data=config["data"],
     script:
         "../scripts/prepare_data.py"
 
@@ -32,8 +31,12 @@ rule split:
         scaler="results/split/scaler.json",
     log:
         "results/logs/split.log",
+    benchmark:
+        "results/benchmarks/split.tsv"
     conda:
         "../../environment.yml"
+    resources:
+        mem_mb=mem_mb_for_data(base=500, per_input_mb=6),
     params:
         fractions=config["split"]["fractions"],
         seed=config["split"]["seed"],

@@ -1,6 +1,9 @@
+# Everything here reads the per-point results themselves (metrics.json), never summary.tsv: the
+# summary is a report for people, and editing it cannot change which point is tested.
+
+
 rule summarize:
     input:
-        points="results/sweep/points.tsv",
         metrics=per_point("results/points/{point}/metrics.json"),
     output:
         report(
@@ -13,19 +16,20 @@ rule summarize:
     conda:
         "../../environment.yml"
     params:
+        points=POINTS,
+        names=SPEC.names,
         metric=SPEC.metric,
         goal=SPEC.goal,
+        min_class_rows=config["evaluate"]["min_class_rows"],
     script:
         "../scripts/summarize.py"
 
 
 rule evaluate_best:
     input:
-        summary="results/summary.tsv",
         models=per_point("results/points/{point}/model.pt"),
         metrics=per_point("results/points/{point}/metrics.json"),
         train="results/split/train.npz",
-        val="results/split/val.npz",
         test="results/split/test.npz",
     output:
         best=report(
@@ -45,19 +49,23 @@ rule evaluate_best:
         "results/benchmarks/evaluate_best.tsv"
     conda:
         "../../environment.yml"
+    resources:
+        mem_mb=mem_mb_for_data(base=700, per_input_mb=8),
     params:
         points=POINTS,
+        names=SPEC.names,
         metric=SPEC.metric,
         goal=SPEC.goal,
         bootstrap=config["evaluate"]["bootstrap"],
         seed=config["evaluate"]["seed"],
+        min_class_rows=config["evaluate"]["min_class_rows"],
     script:
         "../scripts/evaluate_best.py"
 
 
 rule plot_sweep:
     input:
-        summary="results/summary.tsv",
+        metrics=per_point("results/points/{point}/metrics.json"),
         histories=per_point("results/points/{point}/history.csv"),
     output:
         curves=report(
@@ -76,7 +84,10 @@ rule plot_sweep:
         "../../environment.yml"
     params:
         points=POINTS,
+        names=SPEC.names,
         metric=SPEC.metric,
+        goal=SPEC.goal,
         top=config["evaluate"]["top"],
+        min_class_rows=config["evaluate"]["min_class_rows"],
     script:
         "../scripts/plot_sweep.py"

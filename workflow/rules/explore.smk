@@ -25,9 +25,13 @@ rule explore:
         ),
     log:
         "results/logs/explore.log",
+    benchmark:
+        "results/benchmarks/explore.tsv"
     conda:
         "../../environment.yml"
+    resources:
+        mem_mb=mem_mb_for_data(base=700, per_input_mb=6),
     params:
-        features=config["explore"]["features"],
+        explore=config["explore"],
     script:
         "../scripts/explore.py"

@@ -36,13 +36,19 @@ rule train:
     threads: config["train"]["threads"]
     resources:
         gpu=gpu_count,
+        mem_mb=mem_mb_for_data(base=700, per_input_mb=4),
     params:
         hp=hparams,
+        swept=point_params,
         tracking=tracking_params(),
         wandb_dir="results/wandb",
         # torch uses exactly this many threads even if --cores is lower: thread count is part of the
         # point's id, since it changes float reduction order.
         torch_threads=config["train"]["threads"],
+        # The validation ROC-AUC's interval follows the config too; changing these reruns training,
+        # which rewrites identical weights and only the intervals change.
+        bootstrap=config["evaluate"]["bootstrap"],
+        bootstrap_seed=config["evaluate"]["seed"],
     script:
         "../scripts/train.py"
 

@@ -9,6 +9,6 @@ run_logged(
     explore,
     table=snakemake.input.table,
     labels=snakemake.input.labels,
-    features=snakemake.params.features,
+    **snakemake.params.explore,
     outputs=dict(snakemake.output.items()),
 )

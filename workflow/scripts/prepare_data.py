@@ -6,7 +6,7 @@ from snakesweep.jobs import prepare_data, run_logged
 
 run_logged(
     prepare_data,
-    **snakemake.params,
+    **snakemake.params.data,
     resources="resources",
     table_out=snakemake.output.table,
     labels_out=snakemake.output.labels,

@@ -7,9 +7,11 @@ from snakesweep.jobs import run_logged
 
 run_logged(
     summarize,
-    points=snakemake.input.points,
+    points=snakemake.params.points,
     metric_files=list(snakemake.input.metrics),
+    names=snakemake.params.names,
     metric=snakemake.params.metric,
     goal=snakemake.params.goal,
+    min_class_rows=snakemake.params.min_class_rows,
     out=snakemake.output[0],
 )

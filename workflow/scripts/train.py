@@ -14,4 +14,7 @@ run_logged(
     threads=snakemake.params.torch_threads,
     outputs=dict(snakemake.output.items()),
     tracking={**snakemake.params.tracking, "run_dir": snakemake.params.wandb_dir},
+    params=dict(snakemake.params.swept),
+    bootstrap=snakemake.params.bootstrap,
+    bootstrap_seed=snakemake.params.bootstrap_seed,
 )

@@ -35,6 +35,12 @@ def test_config_readme_lists_every_key():
         assert f"`{name}`" in text, name
 
 
+def test_config_readme_is_generated_from_the_current_schema():
+    from snakesweep.configdoc import main
+
+    assert main(["--check"]) == 0, "run: python -m snakesweep.configdoc"
+
+
 def test_shipped_config_is_valid_and_an_empty_config_gets_the_same_defaults():
     shipped = yaml.safe_load((REPO / "config/config.yaml").read_text())
     validate(shipped, str(SCHEMA))

@@ -55,6 +55,18 @@ def load_schema(path) -> dict:
     return load_yaml(path, "config schema")
 
 
+def check_config(config: dict, schema: dict) -> None:
+    """Refuse a config the schema rejects, in one line naming the key (Snakemake's own message prints
+    the whole schema of the key instead)."""
+    import jsonschema
+
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        key = ".".join(str(k) for k in error.absolute_path) or "(top level)"
+        raise SnakesweepError(f"config {key}: {error.message}")
+
+
 def check_config_files(paths) -> None:
     """Refuse duplicate keys in the config files Snakemake has already merged (it keeps the last one)."""
     for path in paths:

@@ -19,6 +19,7 @@ os.environ.update(
 from snakesweep import SnakesweepError
 from snakesweep.plan import (
     AUTO_ENV,
+    check_config,
     check_config_files,
     check_gpus_visible,
     load_schema,
@@ -31,6 +32,7 @@ SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 try:
     # Snakemake has merged the config files already, keeping the last of any duplicate key.
     check_config_files(workflow.configfiles)
+    check_config(config, load_schema(SCHEMA))
     validate(config, SCHEMA)
     normalise_integers(config, load_schema(SCHEMA))
     PLAN = make_plan(config, base=".")

@@ -88,9 +88,9 @@ def split_data(*, table: str, labels: str, fractions: dict, seed: int, standardi
 
     write_tsv(outputs["assignment"], pd.DataFrame({"row": np.arange(len(y)), "subset": assign,
                                                    "label": y.astype(int), "group": groups}))
-    counts = {n: int((assign == n).sum()) for n in ("train", "val", "test")}
-    per_class = {n: {"positive": int(y[assign == n].sum()), "negative": int((assign == n).sum() - y[assign == n].sum())}
+    per_class = {n: {"positive": int(y[assign == n].sum()), "negative": int((y[assign == n] == 0).sum())}
                  for n in ("train", "val", "test")}
+    counts = {n: c["positive"] + c["negative"] for n, c in per_class.items()}
     write_json(outputs["scaler"], {**scaler.to_dict(info["features"]), "standardize": bool(standardize),
                                    "fitted_on": "train", "seed": seed, "fractions": fractions,
                                    "counts": counts, "class_counts": per_class, "duplicates": duplicates})

@@ -17,6 +17,7 @@ os.environ.update(
 )
 
 from snakesweep import SnakesweepError
+from snakesweep.io import read_json
 from snakesweep.plan import (
     AUTO_ENV,
     check_config,
@@ -32,9 +33,10 @@ SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 try:
     # Snakemake has merged the config files already, keeping the last of any duplicate key.
     check_config_files(workflow.configfiles)
-    check_config(config, load_schema(SCHEMA))
+    schema = load_schema(SCHEMA)
+    check_config(config, schema)
     validate(config, SCHEMA)
-    normalise_integers(config, load_schema(SCHEMA))
+    normalise_integers(config, schema)
     PLAN = make_plan(config, base=".")
 except SnakesweepError as err:
     raise WorkflowError(f"snakesweep: {err}") from None
@@ -126,12 +128,9 @@ def all_targets():
 
 def show_warnings(best_json):
     """Repeat the result's warnings at the end of the run, where they cannot be missed."""
-    import json
-
     if os.path.exists(best_json):
-        with open(best_json) as fh:
-            for warning in json.load(fh).get("warnings", []):
-                logger.warning(f"snakesweep: warning: {warning}")
+        for warning in read_json(best_json).get("warnings", []):
+            logger.warning(f"snakesweep: warning: {warning}")
 
 
 def check_machine():

@@ -19,10 +19,10 @@ from snakesweep.tracking import (
     WandbTracker,
     model_artifact_name,
     offline_runs,
-    read_offline_run,
     run_id,
     sync_offline_runs,
 )
+from snakesweep.wandb_reader import read_offline_run
 
 POINT = "3f9a0c1b2d4e"
 FAKE_KEY = "snkswpFAKEkey" + "0123456789abcdef" * 2  # 45 chars, unique marker

@@ -129,7 +129,7 @@ def test_raising_count_trains_only_the_new_points(tiny_run):
 
 
 def test_wandb_offline_leaves_one_readable_run_per_point(tmp_path):
-    from snakesweep.tracking import read_offline_run
+    from snakesweep.wandb_reader import read_offline_run
 
     wd = make_workdir(tmp_path, **{"tracking.wandb.enabled": True, "tracking.wandb.mode": "offline"})
     secret = "local-0123456789abcdef0123456789abcdef01234567"

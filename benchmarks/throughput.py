@@ -15,7 +15,7 @@ the same seeded synthetic table:
              its per-step loss.item()); `ratio_loop` is against it;
 - limit:     a bare loop over index slices of in-memory tensors (randperm per epoch), no validation,
              no logging, no framework: the ceiling of this model on this hardware at the large batch;
-- torch:     snakesweep.train.fit_torch, as a training job runs it (per-epoch validation included);
+- torch:     snakesweep.engine_torch.fit_torch, as a training job runs it (per-epoch validation included);
 - lightning: snakesweep.engine_lightning.fit_lightning, likewise.
 
 `ratio` is samples_per_s divided by the tutorial's on the same device, measured in the same run. The four
@@ -42,9 +42,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from snakesweep.engine_lightning import fit_lightning
+from snakesweep.engine_torch import fit_torch
 from snakesweep.hparams import HPARAMS
+from snakesweep.kernel import Split, make_deterministic, make_optimizer, resolve_device
 from snakesweep.model import build
-from snakesweep.train import Split, fit_torch, make_deterministic, make_optimizer, resolve_device
 
 FEATURES = 30
 TUTORIAL_BATCH = 32

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -51,6 +52,26 @@ def snakemake(wd: Path, *args: str, check: bool = True, env: dict | None = None)
     if check and p.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
     return p
+
+
+def pack_jobs(snakemake_output: str) -> dict[str, dict]:
+    """{pack rule: {"points": [...], "resources": "..."}} of the training packs Snakemake listed (dry run
+    or real run): each pack is a rule of its own, named train_<pack id>."""
+    jobs = {}
+    for block in re.split(r"\n(?=(?:local)?rule |\[)", snakemake_output):
+        m = re.match(r"(?:local)?rule (train_[0-9a-f]{12}):", block.strip())
+        if m:
+            out = re.search(r"output: (.*)", block).group(1)
+            resources = re.search(r"resources: (.*)", block)
+            jobs[m.group(1)] = {"points": sorted(set(re.findall(r"results/points/([0-9a-f]{12})/", out))),
+                                "resources": resources.group(1) if resources else ""}
+    return jobs
+
+
+def trained_points(wd: Path, since: float) -> set[str]:
+    """Points trained after `since` (a time.time()): their log is written when they train. (Not the
+    mtime of their files: Snakemake touches every output of a finished job, kept points' included.)"""
+    return {f.stem for f in (wd / "results/logs/train").glob("*.log") if f.stat().st_mtime > since}
 
 
 def job_count(dry_run_output: str, rule: str) -> int:

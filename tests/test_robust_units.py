@@ -301,22 +301,23 @@ def test_editing_any_result_module_changes_the_code_digest(tmp_path, module):
 def test_the_training_modules_are_all_in_the_digest():
     # A module that training imports but the digest leaves out would let new code reuse old results.
     src = Path(data.__file__).parent
-    for name in ("train.py", "engine_lightning.py", "model.py", "metrics.py", "split.py", "data.py"):
+    for name in ("kernel.py", "engine_torch.py", "engine_lightning.py", "train.py", "pack.py", "curves.py",
+                 "model.py", "metrics.py", "split.py", "data.py"):
         assert name in RESULT_MODULES and (src / name).is_file()
 
 
 PROBE = """
 import json, os, sys
 import torch
-from snakesweep import train
+from snakesweep import engine_torch, train
 seen = {}
-real = train.fit_torch
+real = engine_torch.fit_torch
 def spy(*args, **kwargs):
     seen["deterministic"] = torch.are_deterministic_algorithms_enabled()
     seen["cublas"] = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
     seen["threads"] = torch.get_num_threads()
     return real(*args, **kwargs)
-train.fit_torch = spy
+engine_torch.fit_torch = spy
 out = sys.argv[1]
 record = train.run_point(point="p", hp=json.loads(sys.argv[2]), train_path=out + "/train.npz",
                          val_path=out + "/val.npz", features=["a", "b", "c"], threads=1,

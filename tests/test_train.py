@@ -1,4 +1,5 @@
-"""Tests for snakesweep.train and snakesweep.engine_lightning, on the real breast-cancer data."""
+"""Tests for the training kernel and its two engines (engine_torch, engine_lightning), on the real breast-cancer
+data."""
 
 from __future__ import annotations
 
@@ -12,21 +13,22 @@ import pytest
 import torch
 
 from snakesweep import jobs
+from snakesweep.engine_torch import fit_torch
 from snakesweep.hparams import HPARAMS
-from snakesweep.metrics import roc_auc
-from snakesweep.train import (
+from snakesweep.kernel import (
     batch_generator,
     epoch_batches,
-    fit_torch,
     load_model,
     load_split,
     predict,
-    run_point,
     write_history,
 )
+from snakesweep.metrics import roc_auc
+from snakesweep.train import RUN_FIELDS, run_point
 
 DEFAULTS = {k: v.default for k, v in HPARAMS.items()}
 TIMING_KEYS = {"train_seconds", "startup_seconds"}
+assert set(RUN_FIELDS) >= TIMING_KEYS
 CPU = torch.device("cpu")
 
 
@@ -247,7 +249,7 @@ def test_checkpoints_and_plots_are_byte_identical_between_saves(tmp_path):
     import matplotlib.pyplot as plt
 
     from snakesweep.io import savefig
-    from snakesweep.train import FitResult, save_checkpoint
+    from snakesweep.kernel import FitResult, save_checkpoint
 
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 1)

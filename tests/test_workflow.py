@@ -6,11 +6,12 @@ import json
 import re
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
 import yaml
-from e2e import REPO, edit_config, job_count, make_workdir, snakemake
+from e2e import REPO, edit_config, make_workdir, pack_jobs, snakemake, trained_points
 
 from snakesweep.gpu import AUTO_ENV, count_gpus
 
@@ -58,8 +59,8 @@ def test_test_roc_auc_is_computed_on_the_test_rows_with_the_chosen_model(tiny_ru
     import numpy as np
     import torch
 
+    from snakesweep.kernel import load_model
     from snakesweep.metrics import roc_auc
-    from snakesweep.train import load_model
 
     best = json.loads((tiny_run / "results/best.json").read_text())
     model, _ = load_model(tiny_run / "results/points" / best["point"] / "model.pt")
@@ -90,7 +91,10 @@ def test_each_point_has_weights_history_curve_log_and_benchmark(tiny_run):
         assert set(metrics["params"]) == {"hidden_layers", "hidden_neurons", "learning_rate"}
         assert metrics["bootstrap"] == {"replicates": 2000, "seed": 0}
         assert (tiny_run / "results/logs/train" / f"{point}.log").is_file()
-        assert (tiny_run / "results/benchmarks/train" / f"{point}.tsv").is_file()
+        assert metrics["pack"]["size"] == 3 and metrics["cache_key"]
+        pack = metrics["pack"]["id"]
+        assert (tiny_run / "results/benchmarks/packs" / f"{pack}.tsv").is_file()
+        assert (tiny_run / "results/logs/packs" / f"{pack}.log").is_file()
 
 
 def test_split_scaler_is_fitted_on_training_rows_only(tiny_run):
@@ -121,10 +125,14 @@ def test_raising_count_trains_only_the_new_points(tiny_run):
     before = pd.read_csv(tiny_run / "results/sweep/points.tsv", sep="\t")["point"].tolist()
     edit_config(tiny_run, **{"sweep.count": 4})
     p = snakemake(tiny_run, "--cores", "2", "-n")
-    assert job_count(p.stdout, "train") == 1
+    (job,) = pack_jobs(p.stdout).values()  # the pack of three became a pack of four
+    assert len(job["points"]) == 4 and set(before) < set(job["points"])
+    started = time.time()
     snakemake(tiny_run, "--cores", "2")
     after = pd.read_csv(tiny_run / "results/sweep/points.tsv", sep="\t")["point"].tolist()
     assert after[:3] == before and len(after) == 4
+    # The pack of three grew to four: the three complete points are kept, only the new one trains.
+    assert trained_points(tiny_run, started) == {after[3]}
     assert len(pd.read_csv(tiny_run / "results/summary.tsv", sep="\t")) == 4
 
 
@@ -221,13 +229,9 @@ def test_a_real_error_fails_its_job_loudly_and_keep_going_finishes_the_rest(tmp_
 
 
 def dry_run_jobs(wd, env=None) -> dict:
-    """{point: resources line} of the train jobs a dry run would start."""
+    """{point: resources of its pack} for the points whose packs a dry run would start."""
     out = snakemake(wd, "--cores", "2", "-n", env=env).stdout
-    jobs = {}
-    for block in out.split("rule train:")[1:]:
-        point = re.search(r"wildcards: point=([0-9a-f]{12})", block).group(1)
-        jobs[point] = re.search(r"resources: (.*)", block).group(1)
-    return jobs
+    return {point: job["resources"] for job in pack_jobs(out).values() for point in job["points"]}
 
 
 @pytest.mark.skipif(count_gpus() > 0, reason="needs a machine without GPUs")
@@ -247,7 +251,7 @@ def test_auto_is_decided_once_and_passed_on_to_the_jobs(tmp_path):
     snakemake(wd, "--cores", "1")
     point = pd.read_csv(wd / "results/sweep/points.tsv", sep="\t")["point"].item()
     log = (wd / "results/logs/train" / f"{point}.log").read_text()
-    assert f"accelerator {decided}, {AUTO_ENV}={decided!r}" in log  # the job got the decision
+    assert f"accelerator {decided} ({AUTO_ENV}={decided!r})" in log  # the job got the decision
     # A job step that rebuilds the DAG with that decision finds the same id; the other one would not.
     assert list(dry_run_jobs(wd, env={AUTO_ENV: decided})) == []  # nothing to do: same ids
     other = "gpu" if decided == "cpu" else "cpu"

@@ -1,4 +1,5 @@
-"""The Lightning engine (the tutorial's section 2): same model, batches, seeds and metrics as fit_torch.
+"""The Lightning engine (the tutorial's section 2): same kernel, model, batches, seeds and metrics as the
+torch engine (engine_torch.py), its peer.
 
 Lightning takes any iterable as a dataloader, so batches stay index slices of in-memory tensors; only
 the training loop, optimiser step and precision handling are Lightning's.
@@ -8,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 
 import lightning as L
 import torch
 from torch import nn
 
+from .kernel import FitResult, Split, batch_generator, divergence, epoch_batches, make_optimizer, validate
 from .model import build
-from .train import FitResult, Split, batch_generator, divergence, epoch_batches, make_optimizer, validate
 
 
 class TensorBatches:
@@ -86,6 +88,8 @@ class BreastCancerModule(L.LightningModule):
 def fit_lightning(hp: dict, train: Split, val: Split, device: torch.device, on_epoch=None) -> FitResult:
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Lightning 2.6 calls an API that torch 2.13 deprecated, on every fit: noise in every point's log.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     L.seed_everything(hp["seed"], verbose=False)
     module = BreastCancerModule(hp, train.x.shape[1], val, on_epoch)
     trainer = L.Trainer(

@@ -47,13 +47,15 @@ def results_table(records: list[dict], names: list[str], metric: str, goal: str,
     order never depends on the order jobs finished in.
     """
     rows = []
+    # A swept engine or seed is a parameter column already: one column per name.
+    recorded = [k for k in SUMMARY_METRICS if k not in names]
     for rec in records:
         ci = rec.get("val_roc_auc_ci95") or [None, None]
         rows.append({"point": rec["point"], **{n: rec["params"].get(n) for n in names},
-                     **{k: rec.get(k) for k in SUMMARY_METRICS},
+                     **{k: rec.get(k) for k in recorded},
                      "val_roc_auc_lo": ci[0], "val_roc_auc_hi": ci[1],
                      "warnings": WARNING_SEP.join(val_caveats(rec, min_class_rows)) if rec["status"] == "ok" else ""})
-    df = pd.DataFrame(rows, columns=["point", *names, *SUMMARY_METRICS])
+    df = pd.DataFrame(rows, columns=["point", *names, *recorded])
     value = pd.to_numeric(df[metric], errors="coerce")
     usable = (df["status"] == "ok") & np.isfinite(value)
     key = value if goal == "minimize" else -value
@@ -69,6 +71,17 @@ def summarize(*, points: list[str], metric_files: list[str], names: list[str], m
     df = results_table(read_records(points, metric_files), names, metric, goal, min_class_rows)
     write_tsv(out, df)
     return df
+
+
+def check_no_errors(records: list[dict]) -> None:
+    """No best point while a point raised a real error: its result might have been the best. The run
+    fails here, after the summary has named the points; the next run trains them again."""
+    errors = [r for r in records if r.get("status") == "error"]
+    if errors:
+        listed = "; ".join(f"{r['point']}: {r['reason']}" for r in errors[:5]) + (" ..." if len(errors) > 5 else "")
+        raise SnakesweepError(f"{len(errors)} point(s) raised an error, so no best point is chosen and the test "
+                              f"split is not touched: {listed}. Fix the cause and run the same command again: "
+                              "those points train again, the others are kept")
 
 
 def choose_best(table, metric: str, goal: str) -> dict:
@@ -94,9 +107,10 @@ def evaluate_best(*, points: list[str], names: list[str], models: dict, metric_f
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_curve
 
-    from .train import load_model, predict
+    from .kernel import load_model, predict
 
     records = read_records(points, [metric_files[p] for p in points])
+    check_no_errors(records)
     table = results_table(records, names, metric, goal, min_class_rows)
     best = choose_best(table, metric, goal)
     point = best["point"]
@@ -172,25 +186,6 @@ def evaluate_best(*, points: list[str], names: list[str], models: dict, metric_f
     return result
 
 
-def plot_learning_curve(*, history: str, out: str, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    h = pd.read_csv(history)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3.2))
-    a1.plot(h["epoch"], h["train_loss"], marker="o", label="train")
-    a1.plot(h["epoch"], h["val_loss"], marker="o", label="validation")
-    a1.set(xlabel="epoch", ylabel="BCE loss", title="Loss")
-    a1.legend()
-    a2.plot(h["epoch"], h["val_roc_auc"], marker="o", c="C2")
-    a2.set(xlabel="epoch", ylabel="ROC-AUC", title="Validation ROC-AUC")
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    savefig(fig, out)
-    plt.close(fig)
-
-
 def plot_sweep(*, points: list[str], names: list[str], metric_files: list[str], histories: dict, metric: str,
                goal: str, top: int, min_class_rows: int, out_curves: str, out_params: str) -> None:
     """Learning curves of the best points together, and validation ROC-AUC against each parameter."""
@@ -220,8 +215,16 @@ def plot_sweep(*, points: list[str], names: list[str], metric_files: list[str], 
         numeric = pd.api.types.is_numeric_dtype(col)
         lo, hi = ok["val_roc_auc_lo"], ok["val_roc_auc_hi"]
         # Empty cells (a width without hidden layers) become NaN and are left out of the plot.
-        x = col.astype("float64") if numeric else col.astype(str)
-        ax.errorbar(x, ok["val_roc_auc"], yerr=[ok["val_roc_auc"] - lo, hi - ok["val_roc_auc"]],
+        if numeric:
+            x = col.astype("float64").to_numpy()
+        else:
+            # Categories (an engine, an optimizer) at positions of their own: matplotlib's errorbar cannot
+            # take strings with error bars.
+            categories = sorted(col.astype(str).unique())
+            x = col.astype(str).map({c: i for i, c in enumerate(categories)}).to_numpy(dtype=float)
+            ax.set_xticks(range(len(categories)), categories)
+        ax.errorbar(x, ok["val_roc_auc"].to_numpy(), yerr=[(ok["val_roc_auc"] - lo).to_numpy(),
+                                                           (hi - ok["val_roc_auc"]).to_numpy()],
                     fmt="o", alpha=0.7, ms=4, elinewidth=0.8)
         if p == "learning_rate" and numeric and (col > 0).all():
             ax.set_xscale("log")

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import errno
-import os
 import sys
-import tempfile
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 
 from . import SnakesweepError, data
-from .gpu import AUTO_ENV
 from .hparams import INT_HPARAMS
 from .io import atomic_path, cast_ints, read_json, read_tsv, write_json, write_tsv
 from .split import Scaler, duplicate_report, identical_rows, stratified_split
@@ -99,39 +95,6 @@ def split_data(*, table: str, labels: str, fractions: dict, seed: int, standardi
               f"({duplicates['groups_of_identical_rows']} groups, {duplicates['groups_with_both_labels']} of them "
               "labelled both ways); each group was kept within one subset, so no copy crosses the split")
     print(f"split: {counts}; rows per class {per_class}")
-
-
-def train_point(*, point: str, hp: dict, train: str, val: str, labels: str, threads: int, outputs: dict,
-                tracking: dict | None = None, gpu_lock_dir: str | None = None, params: dict | None = None,
-                bootstrap: int = 2000, bootstrap_seed: int = 0) -> dict:
-    """One point's training job. A GPU job first claims a device of its own, before torch starts."""
-    claim = nullcontext()
-    if hp["accelerator"] == "gpu":
-        # GPUs belong to the host, so their locks live in a host-local directory, never on a shared
-        # filesystem where jobs on two nodes would contend for each other's "gpu0".
-        from .gpu import claimed_gpu, count_gpus
-
-        lock_dir = Path(gpu_lock_dir or Path(tempfile.gettempdir()) / f"snakesweep-gpu-locks-{os.getuid()}")
-        claim = claimed_gpu(count_gpus(), lock_dir, owner=point)
-    with claim:
-        from .train import run_point
-
-        tracker = None
-        if tracking and tracking.get("enabled") and tracking.get("mode") != "disabled":
-            from .tracking import WandbTracker
-
-            opts = {k: tracking[k] for k in ("mode", "project", "entity", "group", "log_model") if k in tracking}
-            tracker = WandbTracker(point=point, run_dir=Path(tracking["run_dir"]), config={"point": point, **hp},
-                                   **opts)
-        record = run_point(point=point, hp=hp, train_path=train, val_path=val,
-                           features=read_json(labels)["features"], threads=threads,
-                           model_out=outputs["model"], history_out=outputs["history"],
-                           metrics_out=outputs["metrics"], tracker=tracker, params=params,
-                           n_boot=bootstrap, boot_seed=bootstrap_seed)
-    print(f"point {point}: {record['status']} {record['reason']} val_loss={record['val_loss']} "
-          f"val_roc_auc={record['val_roc_auc']} on {record['device']} (pid {os.getpid()}; accelerator "
-          f"{hp['accelerator']}, {AUTO_ENV}={os.environ.get(AUTO_ENV)!r})")
-    return record
 
 
 def write_points(*, rows: list[dict], names: list[str], out: str) -> None:

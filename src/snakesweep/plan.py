@@ -22,8 +22,38 @@ from .sweep import Spec, expand, load_spec, parse_spec
 
 # The modules whose code determines a trained point's result: editing them gives new point ids, so a
 # result is never mixed up with one that older code produced.
-RESULT_MODULES = ("hparams.py", "data.py", "split.py", "jobs.py", "io.py", "model.py", "train.py",
-                  "engine_lightning.py", "metrics.py")
+RESULT_MODULES = ("hparams.py", "data.py", "split.py", "jobs.py", "io.py", "model.py", "kernel.py",
+                  "engine_torch.py", "engine_lightning.py", "train.py", "pack.py", "curves.py", "metrics.py")
+
+
+@dataclass(frozen=True)
+class Pack:
+    """Points trained one after another in one job: all of one accelerator kind, in sweep order."""
+
+    id: str
+    points: tuple[str, ...]
+    accelerator: str
+
+
+def make_packs(points: list[dict], size: int) -> list[Pack]:
+    """Consecutive points of each accelerator kind, `size` at a time. Membership depends only on the
+    points and their order, so every Snakemake invocation (and a cluster job rebuilding the DAG) forms
+    the same packs, and raising sweep.count only fills the last pack and adds new ones. The id is
+    derived from the members, like a point's."""
+    packs, open_packs = [], {}
+    for p in points:
+        kind = p["hparams"]["accelerator"]
+        members = open_packs.setdefault(kind, [])
+        members.append(p["point"])
+        if len(members) == size:
+            packs.append(_pack(members, kind))
+            open_packs[kind] = []
+    packs += [_pack(m, kind) for kind, m in open_packs.items() if m]
+    return packs
+
+
+def _pack(members: list[str], kind: str) -> Pack:
+    return Pack(hashlib.sha256(" ".join(members).encode()).hexdigest()[:12], tuple(members), kind)
 
 
 @dataclass
@@ -35,6 +65,8 @@ class Plan:
     gpu_asked: int = 0  # points whose accelerator is 'gpu' as written (not 'auto')
     gpu_asked_by: str = "train.accelerator"
 
+    pack_size: int = 1
+
     @property
     def ids(self) -> list[str]:
         return [p["point"] for p in self.points]
@@ -45,6 +77,10 @@ class Plan:
     @functools.cached_property
     def by_id(self) -> dict:
         return {p["point"]: p for p in self.points}
+
+    @functools.cached_property
+    def packs(self) -> list[Pack]:
+        return make_packs(self.points, self.pack_size)
 
     def rows(self) -> list[dict]:
         """The points table: one row per point, a column per swept parameter."""
@@ -212,4 +248,5 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
     asked = [p for p in points if p["params"].get("accelerator", defaults["accelerator"]) == "gpu"]
     asked_by = ("sweep parameter 'accelerator'" if any("accelerator" in p["params"] for p in asked)
                 else "train.accelerator")
-    return Plan(spec, points, context, auto, gpu_asked=len(asked), gpu_asked_by=asked_by)
+    return Plan(spec, points, context, auto, gpu_asked=len(asked), gpu_asked_by=asked_by,
+                pack_size=int(config["train"].get("pack_size", 10)))

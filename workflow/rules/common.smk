@@ -1,4 +1,5 @@
 # Helpers shared by the rules: config validation, the sweep plan, and input/param functions.
+import math
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ os.environ.update(
 
 from snakesweep import SnakesweepError
 from snakesweep.io import read_json
+from snakesweep.pack import error_count
 from snakesweep.plan import (
     AUTO_ENV,
     check_config,
@@ -47,19 +49,7 @@ if PLAN.auto_accelerator:
 
 POINTS = PLAN.ids
 SPEC = PLAN.spec
-
-
-wildcard_constraints:
-    point="[0-9a-f]{12}",
-
-
-def hparams(wildcards):
-    return PLAN.hparams(wildcards.point)
-
-
-def point_params(wildcards):
-    """The point's swept values as the points table shows them (empty where they have no effect)."""
-    return PLAN.by_id[wildcards.point]["params"]
+PACKS = PLAN.packs
 
 
 def mem_mb_for_data(base, per_input_mb):
@@ -73,22 +63,42 @@ def mem_mb_for_data(base, per_input_mb):
     return mem_mb
 
 
-def gpu_count(wildcards):
-    """A job declares gpu=1 exactly when it trains on a GPU, so CPU jobs never wait for one."""
-    return 1 if PLAN.hparams(wildcards.point)["accelerator"] == "gpu" else 0
+def pack_runtime(size, startup_s=60, per_point_s=5, per_point_s_per_input_mb=60):
+    """Minutes to declare for a pack (SLURM's time limit): start-up once, then each point in turn, a
+    little longer on larger splits; doubled, tripled, ... on a retry. Points train one after another,
+    so a pack's memory does not grow with its size (see mem_mb_for_data), its runtime does.
+    """
+
+    def runtime(wildcards, input, attempt):
+        per_point = per_point_s + per_point_s_per_input_mb * input.size_mb
+        return max(1, math.ceil((startup_s + size * per_point) * attempt / 60))
+
+    return runtime
 
 
-def point_label(wildcards):
+def point_labels(point):
     """Report labels: the point id and its swept parameters."""
-    params = PLAN.by_id[wildcards.point]["params"]
-    return {
-        "point": wildcards.point,
-        **{k: "-" if v is None else v for k, v in params.items()},
-    }
+    params = PLAN.by_id[point]["params"]
+    return {"point": point, **{k: "-" if v is None else v for k, v in params.items()}}
 
 
-def point_title(wildcards):
-    return ", ".join(f"{k}={v}" for k, v in point_label(wildcards).items())
+def pack_members(pack):
+    """What the pack's job needs to know of each of its points."""
+    return [
+        {
+            **PLAN.by_id[p],
+            "title": ", ".join(f"{k}={v}" for k, v in point_labels(p).items()),
+        }
+        for p in pack.points
+    ]
+
+
+def pack_errors(pack):
+    """Real errors recorded for the pack's points: a new one changes this parameter, so Snakemake runs
+    the pack again (the points that are complete stay untouched), without a spurious rerun later.
+    """
+    counts = {p: error_count(f"results/points/{p}") for p in pack.points}
+    return {p: n for p, n in counts.items() if n}
 
 
 def data_input(wildcards):

@@ -1,9 +1,13 @@
 # Everything here reads the per-point results themselves (metrics.json), never summary.tsv: the
 # summary is a report for people, and editing it cannot change which point is tested.
+# Each rule also takes the points table: when the sweep's points change, everything that lists them is
+# redone, even when no pack has to train (Snakemake checks a job's own parameters only when the jobs
+# before it are checked: packs whose ancient() split was rewritten hide them).
 
 
 rule summarize:
     input:
+        points="results/sweep/points.tsv",
         metrics=per_point("results/points/{point}/metrics.json"),
     output:
         report(
@@ -27,7 +31,7 @@ rule summarize:
 
 rule evaluate_best:
     input:
-        models=per_point("results/points/{point}/model.pt"),
+        points="results/sweep/points.tsv",
         metrics=per_point("results/points/{point}/metrics.json"),
         train="results/split/train.npz",
         test="results/split/test.npz",
@@ -65,8 +69,8 @@ rule evaluate_best:
 
 rule plot_sweep:
     input:
+        points="results/sweep/points.tsv",
         metrics=per_point("results/points/{point}/metrics.json"),
-        histories=per_point("results/points/{point}/history.csv"),
     output:
         curves=report(
             "results/plots/top_learning_curves.svg",

@@ -18,57 +18,56 @@ rule plan_sweep:
         "../scripts/plan_sweep.py"
 
 
-rule train:
-    input:
-        train="results/split/train.npz",
-        val="results/split/val.npz",
-        labels="results/data/labels.json",
-    output:
-        model="results/points/{point}/model.pt",
-        history="results/points/{point}/history.csv",
-        metrics="results/points/{point}/metrics.json",
-    log:
-        "results/logs/train/{point}.log",
-    benchmark:
-        "results/benchmarks/train/{point}.tsv"
-    conda:
-        "../../environment.yml"
-    threads: config["train"]["threads"]
-    resources:
-        gpu=gpu_count,
-        mem_mb=mem_mb_for_data(base=700, per_input_mb=4),
-    params:
-        hp=hparams,
-        swept=point_params,
-        tracking=tracking_params(),
-        wandb_dir="results/wandb",
-        # torch uses exactly this many threads even if --cores is lower: thread count is part of the
-        # point's id, since it changes float reduction order.
-        torch_threads=config["train"]["threads"],
-        # The validation ROC-AUC's interval follows the config too; changing these reruns training,
-        # which rewrites identical weights and only the intervals change.
-        bootstrap=config["evaluate"]["bootstrap"],
-        bootstrap_seed=config["evaluate"]["seed"],
-    script:
-        "../scripts/train.py"
+# One rule per pack: a rule's outputs cannot depend on a wildcard, and a pack's outputs are its points'.
+# They are update(): Snakemake would otherwise delete every point of a pack before training its one
+# missing point. The split inputs are ancient(): a point's id already names its data, split and code,
+# so a split rewritten with the same content (data.source switched away and back) retrains nothing.
+for pack in PACKS:
 
-
-rule learning_curve:
-    input:
-        "results/points/{point}/history.csv",
-    output:
-        report(
-            "results/points/{point}/learning_curve.svg",
-            caption="../report/learning_curve.rst",
-            category="Sweep",
-            subcategory="Learning curves",
-            labels=point_label,
-        ),
-    log:
-        "results/logs/learning_curve/{point}.log",
-    conda:
-        "../../environment.yml"
-    params:
-        title=point_title,
-    script:
-        "../scripts/learning_curve.py"
+    rule:
+        name:
+            f"train_{pack.id}"
+        input:
+            train=ancient("results/split/train.npz"),
+            val=ancient("results/split/val.npz"),
+            labels=ancient("results/data/labels.json"),
+        output:
+            metrics=[update(f"results/points/{p}/metrics.json") for p in pack.points],
+            curves=[
+                update(
+                    report(
+                        f"results/points/{p}/learning_curve.svg",
+                        caption="../report/learning_curve.rst",
+                        category="Sweep",
+                        subcategory="Learning curves",
+                        labels=point_labels(p),
+                    )
+                )
+                for p in pack.points
+            ],
+        log:
+            f"results/logs/packs/{pack.id}.log",
+        benchmark:
+            f"results/benchmarks/packs/{pack.id}.tsv"
+        conda:
+            "../../environment.yml"
+        threads: config["train"]["threads"]
+        resources:
+            gpu=1 if pack.accelerator == "gpu" else 0,
+            mem_mb=mem_mb_for_data(base=700, per_input_mb=4),
+            runtime=pack_runtime(len(pack.points)),
+        params:
+            pack=pack.id,
+            members=pack_members(pack),
+            errors=pack_errors(pack),
+            tracking=tracking_params(),
+            wandb_dir="results/wandb",
+            logs_dir="results/logs/train",
+            # torch uses exactly this many threads even if --cores is lower: thread count is part of
+            # the point's id, since it changes float reduction order.
+            torch_threads=config["train"]["threads"],
+            # The validation ROC-AUC's interval follows the config too: changing these trains again.
+            bootstrap=config["evaluate"]["bootstrap"],
+            bootstrap_seed=config["evaluate"]["seed"],
+        script:
+            "../scripts/train_pack.py"

@@ -2,6 +2,8 @@ import sys
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
+from pathlib import Path
+
 from snakesweep.evaluate import evaluate_best
 from snakesweep.jobs import run_logged
 
@@ -10,7 +12,8 @@ run_logged(
     evaluate_best,
     points=points,
     names=snakemake.params.names,
-    models=dict(zip(points, snakemake.input.models, strict=True)),
+    # A point's model.pt sits beside its metrics.json, which its pack writes last.
+    models={p: Path(m).with_name("model.pt") for p, m in zip(points, snakemake.input.metrics, strict=True)},
     metric_files=dict(zip(points, snakemake.input.metrics, strict=True)),
     train=snakemake.input.train,
     test=snakemake.input.test,

@@ -2,16 +2,19 @@ import sys
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
+from pathlib import Path
+
 from snakesweep.evaluate import plot_sweep
 from snakesweep.jobs import run_logged
 
-points = snakemake.params.points
+metrics = list(snakemake.input.metrics)
 run_logged(
     plot_sweep,
-    points=points,
+    points=snakemake.params.points,
     names=snakemake.params.names,
-    metric_files=list(snakemake.input.metrics),
-    histories=dict(zip(points, snakemake.input.histories, strict=True)),
+    metric_files=metrics,
+    # A point's other files sit beside its metrics.json, which its pack writes last.
+    histories={p: Path(m).with_name("history.csv") for p, m in zip(snakemake.params.points, metrics, strict=True)},
     metric=snakemake.params.metric,
     goal=snakemake.params.goal,
     top=snakemake.params.top,

@@ -1,0 +1,206 @@
+"""Packs: several points trained in one process, each with the files, cache identity and failure it
+would have alone. The end-to-end tests run the real workflow; the others the pack runner's pieces."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from e2e import edit_config, make_workdir, pack_jobs, snakemake, trained_points
+
+from snakesweep.pack import cache_key, is_complete, keep, restore_kept
+from snakesweep.plan import make_packs
+from snakesweep.train import FILES, RUN_FIELDS, output_paths
+
+BYTES = ("model.pt", "history.csv", "learning_curve.svg")
+
+
+def point_files(wd: Path) -> dict[str, dict]:
+    """Every point's files: exact bytes, and metrics.json without the fields that describe the run."""
+    out = {}
+    for folder in sorted((wd / "results/points").iterdir()):
+        metrics = json.loads((folder / "metrics.json").read_text())
+        out[folder.name] = {**{name: (folder / name).read_bytes() for name in BYTES},
+                            "metrics": {k: v for k, v in metrics.items() if k not in RUN_FIELDS}}
+    return out
+
+
+def pack_sizes(wd: Path) -> list[int]:
+    return sorted(json.loads(m.read_text())["pack"]["size"] for m in (wd / "results/points").glob("*/metrics.json"))
+
+
+@pytest.mark.e2e
+def test_a_pack_gives_each_point_the_bytes_it_gets_alone_with_both_engines(tmp_path):
+    sweep = {"method": "grid", "parameters": {"engine": {"values": ["torch", "lightning"]},
+                                              "learning_rate": {"values": [0.01, 0.02, 0.05]}}}
+    alone = make_workdir(tmp_path / "alone", sweep=sweep, **{"train.pack_size": 1})
+    packed = make_workdir(tmp_path / "packed", sweep=sweep, **{"train.pack_size": 4})
+    dry = snakemake(packed, "--cores", "2", "-n").stdout
+    assert sorted(len(j["points"]) for j in pack_jobs(dry).values()) == [2, 4]
+    assert "rule learning_curve" not in dry  # the curves come from the packs, not from a job each
+    snakemake(alone, "--cores", "2")
+    snakemake(packed, "--cores", "2")
+    assert pack_sizes(alone) == [1] * 6 and pack_sizes(packed) == [2, 2, 4, 4, 4, 4]
+    a, b = point_files(alone), point_files(packed)
+    assert len(a) == 6 and list(a) == list(b)
+    assert {m["metrics"]["engine"] for m in a.values()} == {"torch", "lightning"}
+    for point in a:
+        assert a[point] == b[point], point
+    drop = ["train_seconds", "startup_seconds"]
+    pd.testing.assert_frame_equal(pd.read_csv(alone / "results/summary.tsv", sep="\t").drop(columns=drop),
+                                  pd.read_csv(packed / "results/summary.tsv", sep="\t").drop(columns=drop))
+
+
+@pytest.mark.e2e
+def test_caching_stays_exact_with_packs(tmp_path):
+    wd = make_workdir(tmp_path, points=3, **{"train.pack_size": 2})
+    snakemake(wd, "--cores", "2")
+    points = sorted(p.name for p in (wd / "results/points").iterdir())
+
+    # Deleting one point's folder trains that point again, and no other point of its pack.
+    gone = points[0]
+    for f in sorted((wd / "results/points" / gone).rglob("*"), reverse=True):
+        f.unlink() if f.is_file() else f.rmdir()
+    (wd / "results/points" / gone).rmdir()
+    started = time.time()
+    snakemake(wd, "--cores", "2")
+    assert trained_points(wd, started) == {gone}
+    assert "Nothing to be done" in snakemake(wd, "--cores", "2", "-n").stdout
+    summary = (wd / "results/summary.tsv").read_bytes()
+
+    # Another table and back: the split is rewritten twice, but no point of the first table retrains.
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame.iloc[::2]
+    (wd / "data").mkdir()
+    frame.to_csv(wd / "data/other.csv", index=False)
+    edit_config(wd, **{"data.source": "data/other.csv", "data.positive_class": 0})
+    snakemake(wd, "--cores", "2")
+    assert len(list((wd / "results/points").iterdir())) == 6
+    edit_config(wd, **{"data.source": "builtin:breast_cancer", "data.positive_class": None})
+    assert pack_jobs(snakemake(wd, "--cores", "2", "-n").stdout) == {}
+    started = time.time()
+    snakemake(wd, "--cores", "2")
+    assert trained_points(wd, started) == set()
+    assert (wd / "results/summary.tsv").read_bytes() == summary
+
+
+@pytest.mark.e2e
+def test_a_real_error_costs_only_its_point_and_the_run_fails_loudly(tmp_path):
+    # Two hidden layers of 3,000,000 neurons need 36 TB: torch's allocator refuses, a real out-of-memory
+    # error inside the pack, not a diverging point.
+    sweep = {"method": "grid", "parameters": {"hidden_layers": {"value": 2},
+                                              "hidden_neurons": {"values": [4, 3000000]}}}
+    wd = make_workdir(tmp_path, sweep=sweep)
+    p = snakemake(wd, "--cores", "2", "--keep-going", check=False)
+    out = p.stdout + p.stderr
+    assert p.returncode != 0
+    assert "raised an error" in out and "can't allocate memory" in out
+    summary = pd.read_csv(wd / "results/summary.tsv", sep="\t")  # --keep-going: the summary names it
+    bad = summary[summary["status"] == "error"]
+    assert bad["hidden_neurons"].tolist() == [3000000] and "can't allocate memory" in bad["reason"].item()
+    good = summary.loc[summary["status"] == "ok", "point"].item()
+    assert (wd / "results/points" / good / "model.pt").is_file()
+    log = (wd / "results/logs/train" / f"{bad['point'].item()}.log").read_text()
+    assert "Traceback" in log and "RuntimeError" in log
+    assert not (wd / "results/best.json").exists()  # no best point, the test split untouched
+
+    # The next run trains the failed point again (and fails again, loudly); the good one is kept.
+    (job,) = pack_jobs(snakemake(wd, "--cores", "2", "-n").stdout).values()
+    assert len(job["points"]) == 2
+    kept = (wd / "results/points" / good / "metrics.json").read_bytes()
+    started = time.time()
+    p = snakemake(wd, "--cores", "2", check=False)
+    assert p.returncode != 0 and "raised an error" in p.stdout + p.stderr
+    assert trained_points(wd, started) == {bad["point"].item()}
+    assert (wd / "results/points" / good / "metrics.json").read_bytes() == kept
+    assert len((wd / "results/points" / bad["point"].item() / "errors.log").read_text().splitlines()) == 2
+
+
+def pack_processes() -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if b"train_pack.py" in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+@pytest.mark.e2e
+def test_a_pack_killed_midway_keeps_the_points_it_finished(tmp_path):
+    # As the kernel's OOM killer or a scheduler would: SIGKILL to the pack alone, Snakemake survives,
+    # sees the job fail and removes the files it declared. The finished points come back untrained.
+    sweep = {"method": "grid", "parameters": {"max_epochs": {"values": [1, 2, 100000]}}}
+    wd = make_workdir(tmp_path, sweep=sweep)
+    run = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=wd,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((wd / "results/points").glob("*/.kept/metrics.json"))) < 2:
+        time.sleep(0.1)
+    kept = {f.parents[1].name: f.read_bytes() for f in (wd / "results/points").glob("*/.kept/metrics.json")}
+    assert len(kept) == 2, "the pack did not finish its quick points in time"
+    for pid in pack_processes():
+        os.kill(pid, signal.SIGKILL)
+    out, _ = run.communicate(timeout=120)
+    assert run.returncode != 0
+    assert "Removing output files of failed job" in out
+    assert not any((wd / "results/points" / p / "metrics.json").exists() for p in kept)
+
+    edit_config(wd, **{"sweep.file": "config/tiny-sweep.yaml"})
+    (wd / "config/tiny-sweep.yaml").write_text(json.dumps(
+        {"method": "grid", "parameters": {"max_epochs": {"values": [1, 2, 3]}}}))
+    # The slow point is now a quicker one (another id): the pack's two finished points are restored.
+    started = time.time()
+    snakemake(wd, "--cores", "2")
+    assert trained_points(wd, started) == set(os.listdir(wd / "results/points")) - set(kept)
+    for point, data in kept.items():
+        assert (wd / "results/points" / point / "metrics.json").read_bytes() == data
+    logs = "".join(f.read_text() for f in (wd / "results/logs/packs").glob("*.log"))
+    assert logs.count("kept from an earlier attempt") == 2
+
+
+def points(n: int, kind: str = "cpu", start: int = 0) -> list[dict]:
+    return [{"point": f"{i:012x}", "hparams": {"accelerator": kind}} for i in range(start, start + n)]
+
+
+def test_packs_are_stable_when_the_sweep_grows_and_keep_accelerators_apart():
+    first = make_packs(points(7), 3)
+    assert [len(p.points) for p in first] == [3, 3, 1]
+    grown = make_packs(points(11), 3)
+    assert grown[:2] == first[:2]  # full packs keep their members and ids
+    assert grown[2].points[:1] == first[2].points and len(grown[2].points) == 3
+    mixed = make_packs(points(2) + points(3, "gpu", start=2) + points(2, start=5), 2)
+    assert [(p.accelerator, len(p.points)) for p in mixed] == [("cpu", 2), ("gpu", 2), ("cpu", 2), ("gpu", 1)]
+    assert len({p.id for p in mixed}) == 4
+    assert [len(p.points) for p in make_packs(points(3), 1)] == [1, 1, 1]
+
+
+def test_a_point_is_complete_only_with_its_files_and_the_same_cache_key(tmp_path):
+    member = {"point": "abcdef012345", "hparams": {"seed": 1}, "params": {"seed": 1}}
+    key = cache_key(member, bootstrap=2000, bootstrap_seed=0, tracking={"enabled": False})
+    assert key == cache_key(member, bootstrap=2000, bootstrap_seed=0, tracking={"enabled": False, "run_dir": "x"})
+    assert key != cache_key(member, bootstrap=1000, bootstrap_seed=0, tracking={"enabled": False})
+    assert key != cache_key(member, bootstrap=2000, bootstrap_seed=0, tracking={"enabled": True})
+    paths = output_paths(tmp_path / member["point"])
+    assert set(paths) == set(FILES)
+    paths["metrics"].parent.mkdir()
+    for name, path in paths.items():
+        path.write_text(json.dumps({"cache_key": key, "status": "ok"}) if name == "metrics" else name)
+    assert is_complete(paths, key) and not is_complete(paths, "another")
+    keep(paths)
+    paths["curve"].unlink()
+    assert not is_complete(paths, key)
+    paths["metrics"].unlink()
+    assert restore_kept(paths, key) and is_complete(paths, key)
+    paths["metrics"].write_text(json.dumps({"cache_key": key, "status": "error"}))
+    assert not is_complete(paths, key)  # an error is never complete: the point trains again

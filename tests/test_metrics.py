@@ -118,3 +118,17 @@ def test_paired_diff_is_narrower_than_unpaired_intervals():
     lo, hi = paired_bootstrap_diff(y, s, other, n_boot=500, seed=0)
     alo, ahi = bootstrap_auc(y, s, n_boot=500, seed=0)
     assert hi - lo < ahi - alo
+
+
+def test_roc_points_match_scikit_learn_with_ties():
+    from sklearn.metrics import roc_curve
+
+    from snakesweep.metrics import roc_points
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        y = rng.integers(0, 2, 40)
+        s = np.round(rng.normal(size=40), 1)  # many ties
+        fpr, tpr, _ = roc_curve(y, s, drop_intermediate=False)
+        ours = roc_points(y, s)
+        assert np.allclose(ours[0], fpr) and np.allclose(ours[1], tpr)

@@ -175,7 +175,7 @@ def test_wide_and_tall_tables_run_end_to_end_with_every_job_under_2_gib(tmp_path
     snakemake(wd, "--cores", "2")
     benchmarks = sorted((wd / "results/benchmarks").rglob("*.tsv"))
     jobs = {b.stem for b in benchmarks}
-    assert {"prepare_data", "split", "explore", "evaluate_best"} <= jobs and len(jobs) == 7
+    assert {"prepare_data", "split", "explore", "baseline", "evaluate_best"} <= jobs and len(jobs) == 6  # + 1 pack
     for b in benchmarks:
         peak = pd.read_csv(b, sep="\t")["max_rss"].max()
         assert peak < 2048, f"{b.name}: {peak:.0f} MB"

@@ -454,7 +454,7 @@ def test_make_plan_on_default_config(repo_config):
     rows = plan.rows()
     assert [r["point"] for r in rows] == plan.ids
     assert set(rows[0]) == {"point", "hidden_layers", "hidden_neurons", "learning_rate"}
-    assert plan.hparams(plan.ids[0])["engine"] == "lightning"
+    assert plan.hparams(plan.ids[0])["engine"] == "torch"
     # Same config, same plan.
     assert make_plan(copy.deepcopy(repo_config), base=REPO, gpus_visible=0).ids == plan.ids
 
@@ -523,7 +523,6 @@ def test_make_plan_ids_depend_on_the_torch_version(repo_config, monkeypatch):
 def test_make_plan_ids_depend_on_the_lightning_version(repo_config, monkeypatch):
     from snakesweep import plan as plan_mod
 
-    assert repo_config["train"]["engine"] == "lightning"
     before = plan_mod.make_plan(repo_config, base=REPO, gpus_visible=0)
     assert before.context["lightning"] is not None
     real = plan_mod._version

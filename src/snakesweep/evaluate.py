@@ -9,7 +9,7 @@ import pandas as pd
 
 from . import SnakesweepError, metrics
 from .hparams import INT_HPARAMS
-from .io import cast_ints, read_json, savefig, write_json, write_tsv
+from .io import cast_ints, read_json, read_tsv, savefig, write_json, write_tsv
 
 SUMMARY_METRICS = ["status", "reason", "val_loss", "val_roc_auc", "val_roc_auc_lo", "val_roc_auc_hi",
                    "train_loss", "epochs", "seed", "engine", "device", "train_seconds", "startup_seconds",
@@ -99,13 +99,24 @@ def choose_best(table, metric: str, goal: str) -> dict:
     return ok[value == target].sort_values("point", kind="mergesort").iloc[0].to_dict()
 
 
-def evaluate_best(*, points: list[str], names: list[str], models: dict, metric_files: dict, train: str,
+def fit_baseline(*, train: str, test: str, out: str) -> None:
+    """The reference every point is compared with: a logistic regression on the same training rows and
+    scaling, scored once on the test split. A job of its own, so it runs while the packs train."""
+    from sklearn.linear_model import LogisticRegression
+
+    with np.load(train) as z:
+        baseline = LogisticRegression(max_iter=5000).fit(z["x"], z["y"])  # lbfgs: deterministic
+    with np.load(test) as z:
+        scores = baseline.decision_function(z["x"])
+    write_tsv(out, pd.DataFrame({"score": scores}))
+    print(f"logistic regression: {baseline.n_iter_[0]} iterations; scored {len(scores)} test rows")
+
+
+def evaluate_best(*, points: list[str], names: list[str], models: dict, metric_files: dict, baseline: str,
                   test: str, metric: str, goal: str, n_boot: int, seed: int, min_class_rows: int,
                   out_json: str, out_roc: str, out_predictions: str) -> dict:
     """Evaluate the point chosen on validation on the test split, once, next to a logistic regression."""
     import torch
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_curve
 
     from .kernel import load_model, predict
 
@@ -118,16 +129,13 @@ def evaluate_best(*, points: list[str], names: list[str], models: dict, metric_f
     model, _ = load_model(models[point])
     with np.load(test) as z:
         x_test, y_test = z["x"], z["y"]
-    with np.load(train) as z:
-        x_train, y_train = z["x"], z["y"]
     scores = predict(model, torch.from_numpy(x_test)).double().numpy()
     auc = metrics.roc_auc(y_test, scores)
     ci = metrics.bootstrap_auc(y_test, scores, n_boot=n_boot, seed=seed)
-
-    # The baseline sees the same rows and the same scaling; lbfgs is deterministic.
-    baseline = LogisticRegression(max_iter=5000).fit(x_train, y_train)
-    del x_train, y_train
-    base_scores = baseline.decision_function(x_test)
+    base_scores = read_tsv(baseline)["score"].to_numpy(dtype=np.float64)
+    if len(base_scores) != len(y_test):
+        raise SnakesweepError(f"{baseline} has {len(base_scores)} scores for {len(y_test)} test rows; delete it so "
+                              "it is made again from the current split")
     base_auc = metrics.roc_auc(y_test, base_scores)
     base_ci = metrics.bootstrap_auc(y_test, base_scores, n_boot=n_boot, seed=seed)
     diff_ci = metrics.paired_bootstrap_diff(y_test, scores, base_scores, n_boot=n_boot, seed=seed)
@@ -164,15 +172,15 @@ def evaluate_best(*, points: list[str], names: list[str], models: dict, metric_f
     write_tsv(out_predictions, pd.DataFrame({"label": y_test.astype(int), "best": scores,
                                              "baseline": base_scores}))
 
-    import matplotlib
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig = Figure(figsize=(5, 5))  # the object API: pyplot's import and state are not needed here
+    FigureCanvasSVG(fig)
+    ax = fig.subplots()
     for name, s, a, c in (("best point " + point, scores, auc, ci),
                           ("logistic regression", base_scores, base_auc, base_ci)):
-        fpr, tpr, _ = roc_curve(y_test, s)
+        fpr, tpr = metrics.roc_points(y_test, s)
         ax.plot(fpr, tpr, label=f"{name}: AUC {a:.3f} [{c[0]:.3f}, {c[1]:.3f}]")
     ax.plot([0, 1], [0, 1], ls=":", c="grey")
     ax.set(xlabel="false positive rate", ylabel="true positive rate",
@@ -182,7 +190,6 @@ def evaluate_best(*, points: list[str], names: list[str], models: dict, metric_f
         fig.text(0.01, -0.02, "\n".join(textwrap.fill("Warning: " + w, 90) for w in warnings), fontsize=7,
                  color="firebrick", va="top")
     savefig(fig, out_roc)
-    plt.close(fig)
     return result
 
 

@@ -42,7 +42,7 @@ HPARAMS: dict[str, HParam] = {
     "weight_decay": HParam("float", 0.0, minimum=0, continuous=True),
     # Lightning's seed_everything and numpy accept seeds up to 2**32 - 1.
     "seed": HParam("int", 42, minimum=0, maximum=2**32 - 1, continuous=True),
-    "engine": HParam("choice", "lightning", choices=ENGINES),
+    "engine": HParam("choice", "torch", choices=ENGINES),
     "accelerator": HParam("choice", "cpu", choices=ACCELERATORS),
     "devices": HParam("int", 1, minimum=1, maximum=1),
     "precision": HParam("choice", "32", choices=PRECISIONS),

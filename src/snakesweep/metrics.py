@@ -57,6 +57,18 @@ def roc_auc(y_true, scores) -> float:
     return float(_auc_from_counts(g[y], g[~y], n_groups, ones[:, :n_pos], ones[:, n_pos:])[0])
 
 
+def roc_points(y_true, scores) -> tuple[np.ndarray, np.ndarray]:
+    """The ROC curve's corners (false and true positive rates), one per distinct score, from (0, 0) to
+    (1, 1); tied scores make one diagonal step, as in scikit-learn's roc_curve."""
+    y, s = _labels_scores(y_true, scores)
+    order = np.argsort(-s, kind="mergesort")
+    y, s = y[order], s[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp = np.cumsum(y)[last_of_tie]
+    fp = (last_of_tie + 1) - tp
+    return np.r_[0.0, fp / max(1, (~y).sum())], np.r_[0.0, tp / max(1, y.sum())]
+
+
 def _bootstrap(y: np.ndarray, score_sets: list[np.ndarray], n_boot: int, seed: int) -> list[np.ndarray]:
     """AUCs of each score set on the same n_boot stratified resamples (rows drawn within each class)."""
     rng = np.random.Generator(np.random.PCG64(seed))

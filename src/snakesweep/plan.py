@@ -249,4 +249,4 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
     asked_by = ("sweep parameter 'accelerator'" if any("accelerator" in p["params"] for p in asked)
                 else "train.accelerator")
     return Plan(spec, points, context, auto, gpu_asked=len(asked), gpu_asked_by=asked_by,
-                pack_size=int(config["train"].get("pack_size", 10)))
+                pack_size=int(config["train"].get("pack_size", 20)))

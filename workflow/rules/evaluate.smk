@@ -29,11 +29,29 @@ rule summarize:
         "../scripts/summarize.py"
 
 
+rule baseline:
+    input:
+        train="results/split/train.npz",
+        test="results/split/test.npz",
+    output:
+        "results/baseline/test_scores.tsv",
+    log:
+        "results/logs/baseline.log",
+    benchmark:
+        "results/benchmarks/baseline.tsv"
+    conda:
+        "../../environment.yml"
+    resources:
+        mem_mb=mem_mb_for_data(base=700, per_input_mb=8),
+    script:
+        "../scripts/baseline.py"
+
+
 rule evaluate_best:
     input:
         points="results/sweep/points.tsv",
         metrics=per_point("results/points/{point}/metrics.json"),
-        train="results/split/train.npz",
+        baseline="results/baseline/test_scores.tsv",
         test="results/split/test.npz",
     output:
         best=report(

@@ -15,7 +15,7 @@ run_logged(
     # A point's model.pt sits beside its metrics.json, which its pack writes last.
     models={p: Path(m).with_name("model.pt") for p, m in zip(points, snakemake.input.metrics, strict=True)},
     metric_files=dict(zip(points, snakemake.input.metrics, strict=True)),
-    train=snakemake.input.train,
+    baseline=snakemake.input.baseline,
     test=snakemake.input.test,
     metric=snakemake.params.metric,
     goal=snakemake.params.goal,

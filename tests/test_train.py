@@ -24,7 +24,8 @@ from snakesweep.kernel import (
     write_history,
 )
 from snakesweep.metrics import roc_auc
-from snakesweep.train import RUN_FIELDS, run_point
+from snakesweep.pack import RUN_FIELDS
+from snakesweep.train import run_point
 
 DEFAULTS = {k: v.default for k, v in HPARAMS.items()}
 TIMING_KEYS = {"train_seconds", "startup_seconds"}

@@ -12,13 +12,9 @@ from pathlib import Path
 
 def draw_learning_curve(history: list[dict], out: str | Path, *, title: str, note: str = "") -> None:
     """Loss and validation ROC-AUC per epoch; `note` (why training stopped) is printed under the plot."""
-    from matplotlib.backends.backend_svg import FigureCanvasSVG
-    from matplotlib.figure import Figure
+    from .io import savefig, svg_figure
 
-    from .io import savefig
-
-    fig = Figure(figsize=(8, 3.4 if not note else 3.9))
-    FigureCanvasSVG(fig)
+    fig = svg_figure(figsize=(8, 3.4 if not note else 3.9))
     a1, a2 = fig.subplots(1, 2)
     epochs = [r["epoch"] for r in history]
     a1.plot(epochs, [r["train_loss"] for r in history], marker="o", label="train")
@@ -33,3 +29,15 @@ def draw_learning_curve(history: list[dict], out: str | Path, *, title: str, not
     if note:
         fig.text(0.01, 0.02, textwrap.fill(note, 130), fontsize=7, color="firebrick", va="bottom")
     savefig(fig, out, tight=False)
+
+
+def collect_curves(*, points: list[str], metric_files: list[str], out: str) -> None:
+    """The report's folder of learning curves, `<point>.svg` each: links to the curves the packs drew
+    beside each point's metrics.json, so a sweep of any size is one declared output, not one per point."""
+    from .io import link_or_copy
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    for point, metrics in zip(points, metric_files, strict=True):
+        link_or_copy(Path(metrics).with_name("learning_curve.svg"), folder / f"{point}.svg")
+    print(f"{len(points)} learning curves in {folder}")

@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import SnakesweepError, metrics
+from .choose import read_records
 from .hparams import INT_HPARAMS
-from .io import cast_ints, read_json, read_tsv, savefig, write_json, write_tsv
+from .io import cast_ints, read_json, read_tsv, savefig, svg_figure, write_json, write_tsv
 
 SUMMARY_METRICS = ["status", "reason", "val_loss", "val_roc_auc", "val_roc_auc_lo", "val_roc_auc_hi",
                    "train_loss", "epochs", "seed", "engine", "device", "train_seconds", "startup_seconds",
                    "warnings"]
 WARNING_SEP = " | "  # between the warnings of one point in the summary (they contain semicolons)
-
-
-def read_records(points: list[str], metric_files: list[str]) -> list[dict]:
-    """Each point's metrics.json, in the DAG's order of points, checked to belong to its point."""
-    records = []
-    for point, path in zip(points, metric_files, strict=True):
-        rec = read_json(path)
-        if rec.get("point") != point:
-            raise SnakesweepError(f"{path} holds the results of point {rec.get('point')!r}, not {point!r}; "
-                                  "delete that folder so the point is trained again")
-        records.append(rec)
-    return records
 
 
 def val_caveats(rec: dict, min_class_rows: int) -> list[str]:
@@ -73,32 +63,6 @@ def summarize(*, points: list[str], metric_files: list[str], names: list[str], m
     return df
 
 
-def check_no_errors(records: list[dict]) -> None:
-    """No best point while a point raised a real error: its result might have been the best. The run
-    fails here, after the summary has named the points; the next run trains them again."""
-    errors = [r for r in records if r.get("status") == "error"]
-    if errors:
-        listed = "; ".join(f"{r['point']}: {r['reason']}" for r in errors[:5]) + (" ..." if len(errors) > 5 else "")
-        raise SnakesweepError(f"{len(errors)} point(s) raised an error, so no best point is chosen and the test "
-                              f"split is not touched: {listed}. Fix the cause and run the same command again: "
-                              "those points train again, the others are kept")
-
-
-def choose_best(table, metric: str, goal: str) -> dict:
-    """The best usable point by `metric` (lowest or highest per `goal`), ties going to the smaller id.
-
-    Computed here rather than taken from the table's order, so no reordering can change it.
-    """
-    value = pd.to_numeric(table[metric], errors="coerce")
-    ok = table[(table["status"] == "ok") & np.isfinite(value)]
-    if ok.empty:
-        raise SnakesweepError("no point finished with status ok, so there is no best point; see the reasons "
-                              "in results/summary.tsv")
-    value = value[ok.index]
-    target = value.min() if goal == "minimize" else value.max()
-    return ok[value == target].sort_values("point", kind="mergesort").iloc[0].to_dict()
-
-
 def fit_baseline(*, train: str, test: str, out: str) -> None:
     """The reference every point is compared with: a logistic regression on the same training rows and
     scaling, scored once on the test split. A job of its own, so it runs while the packs train."""
@@ -112,21 +76,18 @@ def fit_baseline(*, train: str, test: str, out: str) -> None:
     print(f"logistic regression: {baseline.n_iter_[0]} iterations; scored {len(scores)} test rows")
 
 
-def evaluate_best(*, points: list[str], names: list[str], models: dict, metric_files: dict, baseline: str,
-                  test: str, metric: str, goal: str, n_boot: int, seed: int, min_class_rows: int,
-                  out_json: str, out_roc: str, out_predictions: str) -> dict:
-    """Evaluate the point chosen on validation on the test split, once, next to a logistic regression."""
+def evaluate_best(*, chosen: str, metrics_file: str, names: list[str], baseline: str, test: str, n_boot: int,
+                  seed: int, min_class_rows: int, out_json: str, out_roc: str, out_predictions: str) -> dict:
+    """Evaluate the point chosen on validation (choose.choose_job) on the test split, once, next to a
+    logistic regression."""
     import torch
 
     from .kernel import load_model, predict
 
-    records = read_records(points, [metric_files[p] for p in points])
-    check_no_errors(records)
-    table = results_table(records, names, metric, goal, min_class_rows)
-    best = choose_best(table, metric, goal)
-    point = best["point"]
-    record = next(r for r in records if r["point"] == point)
-    model, _ = load_model(models[point])
+    choice = read_json(chosen)
+    point = choice["point"]
+    (record,) = read_records([point], [metrics_file])
+    model, _ = load_model(Path(metrics_file).with_name("model.pt"))
     with np.load(test) as z:
         x_test, y_test = z["x"], z["y"]
     scores = predict(model, torch.from_numpy(x_test)).double().numpy()
@@ -147,8 +108,8 @@ def evaluate_best(*, points: list[str], names: list[str], models: dict, metric_f
     warnings = [w for w in found if w]
     result = {
         "point": point,
-        "chosen_by": {"metric": metric, "goal": goal, "split": metric.split("_")[0]},
-        "params": {n: best[n] for n in names},  # as in the points table: empty where it has no effect
+        "chosen_by": choice["chosen_by"],
+        "params": {n: record["params"].get(n) for n in names},  # as in the points table: empty if no effect
         "hparams": record["hparams"],
         "val_loss": record["val_loss"],
         "val_roc_auc": record["val_roc_auc"],
@@ -162,8 +123,6 @@ def evaluate_best(*, points: list[str], names: list[str], models: dict, metric_f
                      "test_roc_auc": base_auc, "test_roc_auc_ci95": base_ci},
         "test_roc_auc_minus_baseline": auc - base_auc,
         "test_roc_auc_minus_baseline_ci95": diff_ci,
-        "points_ok": int((table["status"] == "ok").sum()),
-        "points_failed": int((table["status"] != "ok").sum()),
         "warnings": warnings,
     }
     write_json(out_json, result)
@@ -172,11 +131,7 @@ def evaluate_best(*, points: list[str], names: list[str], models: dict, metric_f
     write_tsv(out_predictions, pd.DataFrame({"label": y_test.astype(int), "best": scores,
                                              "baseline": base_scores}))
 
-    from matplotlib.backends.backend_svg import FigureCanvasSVG
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(5, 5))  # the object API: pyplot's import and state are not needed here
-    FigureCanvasSVG(fig)
+    fig = svg_figure(figsize=(5, 5))
     ax = fig.subplots()
     for name, s, a, c in (("best point " + point, scores, auc, ci),
                           ("logistic regression", base_scores, base_auc, base_ci)):
@@ -196,15 +151,12 @@ def evaluate_best(*, points: list[str], names: list[str], models: dict, metric_f
 def plot_sweep(*, points: list[str], names: list[str], metric_files: list[str], histories: dict, metric: str,
                goal: str, top: int, min_class_rows: int, out_curves: str, out_params: str) -> None:
     """Learning curves of the best points together, and validation ROC-AUC against each parameter."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator, NullFormatter
 
     df = results_table(read_records(points, metric_files), names, metric, goal, min_class_rows)
     ok = df[df["status"] == "ok"]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig = svg_figure(figsize=(9, 3.6))
+    a1, a2 = fig.subplots(1, 2)
     for _, row in ok.head(top).iterrows():
         h = pd.read_csv(histories[row["point"]])
         a1.plot(h["epoch"], h["val_loss"], marker=".", label=row["point"])
@@ -214,9 +166,9 @@ def plot_sweep(*, points: list[str], names: list[str], metric_files: list[str], 
     a2.legend(fontsize=7)
     fig.tight_layout()
     savefig(fig, out_curves)
-    plt.close(fig)
 
-    fig, axes = plt.subplots(1, max(1, len(names)), figsize=(3.4 * max(1, len(names)), 3.2), squeeze=False)
+    fig = svg_figure(figsize=(3.4 * max(1, len(names)), 3.2))
+    axes = fig.subplots(1, max(1, len(names)), squeeze=False)
     for ax, p in zip(axes[0], names, strict=False):
         col = ok[p]
         numeric = pd.api.types.is_numeric_dtype(col)
@@ -245,4 +197,3 @@ def plot_sweep(*, points: list[str], names: list[str], metric_files: list[str], 
     if few:
         fig.text(0.01, -0.02, textwrap.fill("Warning: " + few[0], 120), fontsize=7, color="firebrick", va="top")
     savefig(fig, out_params)
-    plt.close(fig)

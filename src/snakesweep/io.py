@@ -6,6 +6,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -135,6 +136,28 @@ def read_tsv(path: str | Path, int_columns=()):
     # Point ids are hex strings, even the rare one made of digits only.
     df = pd.read_csv(path, sep="\t", dtype={"point": str}, **exact)
     return cast_ints(df, int_columns)
+
+
+def link_or_copy(src: str | Path, dst: str | Path) -> None:
+    """`dst` becomes a hard link of `src` (no copy of the bytes), or an atomic copy where the filesystem
+    has no hard links; an existing `dst` is replaced."""
+    src, dst = Path(src), Path(dst)
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        with atomic_path(dst) as tmp:
+            shutil.copy2(src, tmp)
+
+
+def svg_figure(**kwargs):
+    """A figure drawn straight to SVG with matplotlib's object API: no pyplot import or global state."""
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasSVG(fig)
+    return fig
 
 
 def savefig(fig, path: str | Path, tight: bool = True) -> None:

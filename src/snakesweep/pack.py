@@ -25,17 +25,26 @@ import gc
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 import time
 import traceback
 from pathlib import Path
 
-from .io import json_safe, read_json, write_json
+from .io import json_safe, link_or_copy, read_json, write_json
 
+# What a point's files are called inside results/points/<id>/; metrics.json comes last.
+FILES = {"model": "model.pt", "history": "history.csv", "curve": "learning_curve.svg", "metrics": "metrics.json"}
+# Fields of metrics.json that describe the run, not the result: they differ between reruns and between
+# pack sizes, everything else is bit-identical.
+RUN_FIELDS = ("train_seconds", "startup_seconds", "pack")
 KEPT = ".kept"
 ERRORS = "errors.log"
 DECLARED = ("metrics", "curve")  # the files Snakemake knows of, and would remove after a failed pack
+
+
+def output_paths(folder: str | Path) -> dict[str, Path]:
+    folder = Path(folder)
+    return {k: folder / v for k, v in FILES.items()}
 
 
 def cache_key(member: dict, *, bootstrap: int, bootstrap_seed: int, tracking: dict) -> str:
@@ -65,23 +74,12 @@ def is_complete(paths: dict[str, Path], key: str) -> bool:
             and _has_files(paths))
 
 
-def _link(src: Path, dst: Path) -> None:
-    """A hard link (no copy of the bytes), or a copy where the filesystem has no hard links."""
-    dst.unlink(missing_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        tmp = dst.with_name(dst.name + ".tmp")
-        shutil.copy2(src, tmp)
-        os.replace(tmp, dst)
-
-
 def keep(paths: dict[str, Path]) -> None:
     """Hard links of the declared files, which outlive Snakemake's clean-up of a pack that dies later."""
     kept = paths["metrics"].parent / KEPT
     kept.mkdir(exist_ok=True)
     for name in DECLARED:
-        _link(paths[name], kept / paths[name].name)
+        link_or_copy(paths[name], kept / paths[name].name)
 
 
 def restore_kept(paths: dict[str, Path], key: str) -> bool:
@@ -93,7 +91,7 @@ def restore_kept(paths: dict[str, Path], key: str) -> bool:
             paths[n].is_file() for n in paths if n not in DECLARED):
         return False
     for name in ("curve", "metrics"):  # metrics.json last: it marks the point complete
-        _link(kept / paths[name].name, paths[name])
+        link_or_copy(kept / paths[name].name, paths[name])
     return True
 
 
@@ -140,59 +138,70 @@ def run_pack(*, pack: str, members: list[dict], train: str, val: str, labels: st
 
     `members`: the plan's points (`point`, `hparams`, `params`, `title`), all of one accelerator kind;
     `metrics_files`: their metrics.json, in the same order (each point's other files go beside it). A
-    GPU pack claims one device for its whole life, before torch starts.
+    GPU pack claims one device for its whole life, before torch starts; torch is imported only when
+    some point has to train.
     """
+    tracking = tracking or {}
     folders = [Path(m).parent for m in metrics_files]
     if [f.name for f in folders] != [m["point"] for m in members]:
         raise ValueError(f"pack {pack}: the metrics files {metrics_files} do not match its points")
-    tracking = tracking or {}
     kinds = {m["hparams"]["accelerator"] for m in members}
     if len(kinds) != 1:
         raise ValueError(f"pack {pack} mixes accelerators {sorted(kinds)}")
-    claim = contextlib.nullcontext()
-    if kinds == {"gpu"}:
-        # GPUs belong to the host, so their locks live in a host-local directory, never on a shared
-        # filesystem where jobs on two nodes would contend for each other's "gpu0".
-        from .gpu import claimed_gpu, count_gpus
-
-        lock_dir = Path(gpu_lock_dir or Path(tempfile.gettempdir()) / f"snakesweep-gpu-locks-{os.getuid()}")
-        claim = claimed_gpu(count_gpus(), lock_dir, owner=f"pack {pack}")
-    with claim:
-        return _train_members(pack, members, folders, train, val, labels, threads, Path(logs_dir), tracking,
-                              bootstrap, bootstrap_seed)
-
-
-def _train_members(pack, members, folders, train, val, labels, threads, logs_dir, tracking, bootstrap,
-                   bootstrap_seed) -> list[dict]:
-    from .gpu import AUTO_ENV
-    from .kernel import load_split, make_deterministic, resolve_device
-    from .train import output_paths, train_point
-
-    make_deterministic(threads)
-    device = resolve_device(members[0]["hparams"])
-    features = read_json(labels)["features"]
-    splits = None
-    frozen = False
-    lines = []
-    logs_dir.mkdir(parents=True, exist_ok=True)
+    lines, todo = [], []
     for position, (member, folder) in enumerate(zip(members, folders, strict=True), 1):
-        point = member["point"]
         paths = output_paths(folder)
         key = cache_key(member, bootstrap=bootstrap, bootstrap_seed=bootstrap_seed, tracking=tracking)
         if is_complete(paths, key):
-            lines.append({"point": point, "status": "complete already"})
-            continue
-        if restore_kept(paths, key):
-            lines.append({"point": point, "status": "kept from an earlier attempt"})
-            continue
-        if splits is None:
-            splits = load_split(train, device), load_split(val, device)
+            lines.append({"point": member["point"], "status": "complete already"})
+        elif restore_kept(paths, key):
+            lines.append({"point": member["point"], "status": "kept from an earlier attempt"})
+        else:
+            lines.append(None)  # filled in when trained
+            todo.append((position, member, paths, key))
+    if todo:
+        claim = contextlib.nullcontext()
+        if kinds == {"gpu"}:
+            # GPUs belong to the host, so their locks live in a host-local directory, never on a shared
+            # filesystem where jobs on two nodes would contend for each other's "gpu0".
+            from .gpu import claimed_gpu, count_gpus
+
+            lock_dir = Path(gpu_lock_dir or Path(tempfile.gettempdir()) / f"snakesweep-gpu-locks-{os.getuid()}")
+            claim = claimed_gpu(count_gpus(), lock_dir, owner=f"pack {pack}")
+        with claim:
+            trained = _train(pack, len(members), todo, train, val, labels, threads, Path(logs_dir), tracking,
+                             bootstrap, bootstrap_seed)
+        for (position, *_), line in zip(todo, trained, strict=True):
+            lines[position - 1] = line
+    for line in lines:
+        print(f"{line['point']}: {line['status']} {line.get('reason', '')}".rstrip())
+    errors = [line for line in lines if line["status"] == "error"]
+    if errors:
+        print(f"error: {len(errors)} point(s) of pack {pack} raised an error; their logs in {logs_dir} have the "
+              "traceback. The other points' results are kept; the next run trains these again.")
+    return lines
+
+
+def _train(pack, size, todo, train, val, labels, threads, logs_dir, tracking, bootstrap, bootstrap_seed):
+    from .gpu import AUTO_ENV
+    from .kernel import load_split, make_deterministic, resolve_device
+    from .train import train_point
+
+    make_deterministic(threads)
+    device = resolve_device(todo[0][1]["hparams"])
+    features = read_json(labels)["features"]
+    splits = load_split(train, device), load_split(val, device)
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    frozen = False
+    lines = []
+    for position, member, paths, key in todo:
+        point = member["point"]
         paths["metrics"].parent.mkdir(parents=True, exist_ok=True)
         paths["metrics"].unlink(missing_ok=True)
-        extra = {"cache_key": key, "pack": {"id": pack, "size": len(members), "position": position}}
+        extra = {"cache_key": key, "pack": {"id": pack, "size": size, "position": position}}
         log = logs_dir / f"{point}.log"
         with open(log, "w", buffering=1) as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
-            print(f"point {point} of pack {pack} ({position}/{len(members)}), pid {os.getpid()}, accelerator "
+            print(f"point {point} of pack {pack} ({position}/{size}), pid {os.getpid()}, accelerator "
                   f"{member['hparams']['accelerator']} ({AUTO_ENV}={os.environ.get(AUTO_ENV)!r}), device {device}")
             try:
                 record = train_point(point=point, hp=member["hparams"], train=splits[0], val=splits[1],
@@ -219,10 +228,4 @@ def _train_members(pack, members, folders, train, val, labels, threads, logs_dir
             gc.freeze()
             frozen = True
         lines.append({"point": point, "status": record["status"], "reason": record["reason"]})
-    for line in lines:
-        print(f"{line['point']}: {line['status']} {line.get('reason', '')}".rstrip())
-    errors = [line for line in lines if line["status"] == "error"]
-    if errors:
-        print(f"error: {len(errors)} point(s) of pack {pack} raised an error; their logs in {logs_dir} have the "
-              "traceback. The other points' results are kept; the next run trains these again.")
     return lines

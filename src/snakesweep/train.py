@@ -24,12 +24,6 @@ from .kernel import (
     write_history,
 )
 
-# What a point's files are called inside results/points/<id>/; metrics.json comes last.
-FILES = {"model": "model.pt", "history": "history.csv", "curve": "learning_curve.svg", "metrics": "metrics.json"}
-# Fields of metrics.json that describe the run, not the result: they differ between reruns and between
-# pack sizes, everything else is bit-identical.
-RUN_FIELDS = ("train_seconds", "startup_seconds", "pack")
-
 
 def fit(hp: dict, train: Split, val: Split, device: torch.device, on_epoch=None):
     """Train with the point's engine. The engines are peers on the kernel; Lightning is imported only
@@ -41,11 +35,6 @@ def fit(hp: dict, train: Split, val: Split, device: torch.device, on_epoch=None)
     from .engine_torch import fit_torch
 
     return fit_torch(hp, train, val, device, on_epoch=on_epoch)
-
-
-def output_paths(folder: str | Path) -> dict[str, Path]:
-    folder = Path(folder)
-    return {k: folder / v for k, v in FILES.items()}
 
 
 def train_point(*, point: str, hp: dict, train: Split, val: Split, features: list[str], threads: int,

@@ -77,7 +77,7 @@ def pack_runtime(size, startup_s=60, per_point_s=5, per_point_s_per_input_mb=60)
 
 
 def point_labels(point):
-    """Report labels: the point id and its swept parameters."""
+    """The point id and its swept parameters, for the title of its learning curve."""
     params = PLAN.by_id[point]["params"]
     return {"point": point, **{k: "-" if v is None else v for k, v in params.items()}}
 
@@ -109,6 +109,13 @@ def data_input(wildcards):
     return [source]
 
 
+def chosen_point(wildcards):
+    """The chosen point's results, known once the choose_best checkpoint has run."""
+    chosen = checkpoints.choose_best.get().output[0]
+    point = read_json(chosen)["point"]
+    return {"chosen": chosen, "metrics": f"results/points/{point}/metrics.json"}
+
+
 def per_point(pattern):
     return expand(pattern, point=POINTS)
 
@@ -133,7 +140,10 @@ def all_targets():
         "results/explore/class_balance.svg",
         "results/explore/pairplot.png",
         "results/explore/correlation.svg",
-    ] + per_point("results/points/{point}/learning_curve.svg")
+        "results/plots/learning_curves",
+        # Asked for directly: Snakemake remakes a missing file only when something asks for it, and
+        # the summary that reads it is otherwise up to date (its inputs are not newer).
+    ] + per_point("results/points/{point}/metrics.json")
 
 
 def show_warnings(best_json):

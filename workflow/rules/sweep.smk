@@ -33,18 +33,6 @@ for pack in PACKS:
             labels=ancient("results/data/labels.json"),
         output:
             metrics=[update(f"results/points/{p}/metrics.json") for p in pack.points],
-            curves=[
-                update(
-                    report(
-                        f"results/points/{p}/learning_curve.svg",
-                        caption="../report/learning_curve.rst",
-                        category="Sweep",
-                        subcategory="Learning curves",
-                        labels=point_labels(p),
-                    )
-                )
-                for p in pack.points
-            ],
         log:
             f"results/logs/packs/{pack.id}.log",
         benchmark:
@@ -71,3 +59,26 @@ for pack in PACKS:
             bootstrap_seed=config["evaluate"]["seed"],
         script:
             "../scripts/train_pack.py"
+
+
+rule learning_curves:
+    input:
+        points="results/sweep/points.tsv",
+        metrics=per_point("results/points/{point}/metrics.json"),
+    output:
+        report(
+            directory("results/plots/learning_curves"),
+            patterns=["{point}.svg"],
+            caption="../report/learning_curve.rst",
+            category="Sweep",
+            subcategory="Learning curves",
+            labels={"point": "{point}"},
+        ),
+    log:
+        "results/logs/learning_curves.log",
+    conda:
+        "../../environment.yml"
+    params:
+        points=POINTS,
+    script:
+        "../scripts/learning_curves.py"

@@ -129,21 +129,30 @@ def tracking_params():
     return cfg
 
 
+# Everything a run makes but the test evaluation, in one list for all_targets and choose_best.
+RUN_OUTPUTS = [
+    "results/sweep/points.tsv",
+    "results/summary.tsv",
+    "results/plots/top_learning_curves.svg",
+    "results/plots/val_auc_by_param.svg",
+    "results/plots/learning_curves",
+    "results/explore/class_counts.tsv",
+    "results/explore/class_balance.svg",
+    "results/explore/pairplot.png",
+    "results/explore/correlation.svg",
+    "results/baseline/test_scores.tsv",
+]
+
+
 def all_targets():
     return [
-        "results/sweep/points.tsv",
-        "results/summary.tsv",
+        *RUN_OUTPUTS,
         "results/best.json",
         "results/plots/test_roc.svg",
-        "results/plots/top_learning_curves.svg",
-        "results/plots/val_auc_by_param.svg",
-        "results/explore/class_balance.svg",
-        "results/explore/pairplot.png",
-        "results/explore/correlation.svg",
-        "results/plots/learning_curves",
         # Asked for directly: Snakemake remakes a missing file only when something asks for it, and
         # the summary that reads it is otherwise up to date (its inputs are not newer).
-    ] + per_point("results/points/{point}/metrics.json")
+        *per_point("results/points/{point}/metrics.json"),
+    ]
 
 
 def show_warnings(best_json):

@@ -165,7 +165,7 @@ def plot_sweep(*, points: list[str], names: list[str], metric_files: list[str], 
     a2.set(xlabel="epoch", ylabel="validation ROC-AUC")
     a2.legend(fontsize=7)
     fig.tight_layout()
-    savefig(fig, out_curves)
+    savefig(fig, out_curves, tight=False)  # laid out above; a tight box would draw it twice
 
     fig = svg_figure(figsize=(3.4 * max(1, len(names)), 3.2))
     axes = fig.subplots(1, max(1, len(names)), squeeze=False)
@@ -196,4 +196,4 @@ def plot_sweep(*, points: list[str], names: list[str], metric_files: list[str], 
     few = sorted({w for ws in ok["warnings"] for w in ws.split(WARNING_SEP) if "validation split has only" in w})
     if few:
         fig.text(0.01, -0.02, textwrap.fill("Warning: " + few[0], 120), fontsize=7, color="firebrick", va="top")
-    savefig(fig, out_params)
+    savefig(fig, out_params, tight=bool(few))  # the warning sits below the axes

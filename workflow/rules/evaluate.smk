@@ -84,7 +84,8 @@ rule plot_sweep:
 # an unchanged choice has the same checksum), so it runs again only when the chosen point changes.
 # It comes last: when a checkpoint finishes, Snakemake re-plans the jobs still waiting and can drop one
 # that had to run (seen with summarize after switching data.source back), so none may be waiting but the
-# test evaluation. It also means the summary and plots are written before an error fails the run here.
+# test evaluation. plot_sweep, the longest, has the highest priority instead: it has started by then.
+# The summary and plots are written before an error fails the run here.
 checkpoint choose_best:
     input:
         points="results/sweep/points.tsv",
@@ -92,7 +93,7 @@ checkpoint choose_best:
         # For the order only (ancient: a newer summary, e.g. edited by hand, changes no choice).
         # Paths, not rules.<name>.output: those make Snakemake hash the 10,000-item list of
         # metrics once per item (a dry run of 10,000 points took 15 s instead of 7).
-        after=[ancient(f) for f in RUN_OUTPUTS],
+        after=[ancient(f) for f in RUN_OUTPUTS if f not in rules.plot_sweep.output],
     output:
         "results/sweep/chosen.json",
     log:

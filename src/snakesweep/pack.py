@@ -14,7 +14,7 @@ What a pack does with each of its points:
 - otherwise it trains. A diverging point is a result (`status: failed`). A real error (a bug, out of
   memory) is caught: the traceback goes to the point's log, the point gets `status: error` and a
   line in its `errors.log`, and the pack goes on with its other points. The run still fails loudly:
-  evaluate_best refuses to choose while any point has an error, and the next run trains that point
+  choose_best refuses to choose while any point has an error, and the next run trains that point
   again (the workflow passes the count of lines in `errors.log` as a parameter of its pack).
 """
 

@@ -35,9 +35,10 @@ def collect_curves(*, points: list[str], metric_files: list[str], out: str) -> N
     """The report's folder of learning curves, `<point>.svg` each: links to the curves the packs drew
     beside each point's metrics.json, so a sweep of any size is one declared output, not one per point."""
     from .io import link_or_copy
+    from .pack import output_paths
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     for point, metrics in zip(points, metric_files, strict=True):
-        link_or_copy(Path(metrics).with_name("learning_curve.svg"), folder / f"{point}.svg")
+        link_or_copy(output_paths(Path(metrics).parent)["curve"], folder / f"{point}.svg")
     print(f"{len(points)} learning curves in {folder}")

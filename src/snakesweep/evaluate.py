@@ -12,6 +12,7 @@ from . import SnakesweepError, metrics
 from .choose import read_records
 from .hparams import INT_HPARAMS
 from .io import cast_ints, read_json, read_tsv, savefig, svg_figure, write_json, write_tsv
+from .pack import output_paths
 
 SUMMARY_METRICS = ["status", "reason", "val_loss", "val_roc_auc", "val_roc_auc_lo", "val_roc_auc_hi",
                    "train_loss", "epochs", "seed", "engine", "device", "train_seconds", "startup_seconds",
@@ -87,7 +88,7 @@ def evaluate_best(*, chosen: str, metrics_file: str, names: list[str], baseline:
     choice = read_json(chosen)
     point = choice["point"]
     (record,) = read_records([point], [metrics_file])
-    model, _ = load_model(Path(metrics_file).with_name("model.pt"))
+    model, _ = load_model(output_paths(Path(metrics_file).parent)["model"])
     with np.load(test) as z:
         x_test, y_test = z["x"], z["y"]
     scores = predict(model, torch.from_numpy(x_test)).double().numpy()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from snakesweep.evaluate import plot_sweep
 from snakesweep.jobs import run_logged
+from snakesweep.pack import output_paths
 
 metrics = list(snakemake.input.metrics)
 run_logged(
@@ -14,7 +15,9 @@ run_logged(
     names=snakemake.params.names,
     metric_files=metrics,
     # A point's other files sit beside its metrics.json, which its pack writes last.
-    histories={p: Path(m).with_name("history.csv") for p, m in zip(snakemake.params.points, metrics, strict=True)},
+    histories={
+        p: output_paths(Path(m).parent)["history"] for p, m in zip(snakemake.params.points, metrics, strict=True)
+    },
     metric=snakemake.params.metric,
     goal=snakemake.params.goal,
     top=snakemake.params.top,

@@ -19,6 +19,24 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tracking.smk"
 
 
+# On a cluster these run where Snakemake runs, the login node: each takes seconds, and a queued job
+# would wait longer than it runs. The data download and W&B sync also need the internet, which compute
+# nodes often lack. Only the training packs are submitted.
+localrules:
+    all,
+    prepare_data,
+    split,
+    explore,
+    plan_sweep,
+    learning_curves,
+    summarize,
+    baseline,
+    plot_sweep,
+    choose_best,
+    evaluate_best,
+    wandb_sync,
+
+
 rule all:
     default_target: True
     input:

@@ -27,6 +27,8 @@ from .io import atomic_path
 from .model import build
 
 VAL_BATCH = 65536
+# Tests only: a cluster with fake GPUs schedules 'gpu' points, which then train on the CPU.
+GPU_ON_CPU_ENV = "SNAKESWEEP_TEST_GPU_ON_CPU"
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop,
               "adagrad": torch.optim.Adagrad}
 
@@ -110,6 +112,10 @@ def resolve_device(hp: dict) -> torch.device:
         return torch.device("cpu")
     if torch.cuda.is_available():
         return torch.device("cuda", 0)
+    if hp["accelerator"] == "gpu" and os.environ.get(GPU_ON_CPU_ENV) == "1":
+        print(f"{GPU_ON_CPU_ENV}=1: accelerator 'gpu' trains on the CPU (tests only: the cluster's GPU is fake, "
+              f"CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r})")
+        return torch.device("cpu")
     if hp["accelerator"] == "gpu":
         raise RuntimeError("accelerator 'gpu' was asked for, but torch sees no CUDA device "
                            f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r})")

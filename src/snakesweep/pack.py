@@ -16,6 +16,9 @@ What a pack does with each of its points:
   line in its `errors.log`, and the pack goes on with its other points. The run still fails loudly:
   choose_best refuses to choose while any point has an error, and the next run trains that point
   again (the workflow passes the count of lines in `errors.log` as a parameter of its pack).
+
+For the cluster tests only, `SNAKESWEEP_TEST_FAIL_ONCE=<folder>` makes each pack die once, after its
+first point, as a node failure would (a marker file per pack in that folder remembers it).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ RUN_FIELDS = ("train_seconds", "startup_seconds", "pack")
 KEPT = ".kept"
 ERRORS = "errors.log"
 DECLARED = ("metrics", "curve")  # the files Snakemake knows of, and would remove after a failed pack
+FAIL_ONCE_ENV = "SNAKESWEEP_TEST_FAIL_ONCE"
 
 
 def output_paths(folder: str | Path) -> dict[str, Path]:
@@ -168,7 +172,11 @@ def run_pack(*, pack: str, members: list[dict], train: str, val: str, labels: st
 
             lock_dir = Path(gpu_lock_dir or Path(tempfile.gettempdir()) / f"snakesweep-gpu-locks-{os.getuid()}")
             claim = claimed_gpu(count_gpus(), lock_dir, owner=f"pack {pack}")
-        with claim:
+        with claim as gpu:
+            if gpu is not None:
+                # The device the scheduler or the claim gave this pack, for the log and the cluster tests.
+                given = {v: os.environ.get(v) for v in ("CUDA_VISIBLE_DEVICES", "SLURM_STEP_GPUS", "SLURM_JOB_GPUS")}
+                print(f"pack {pack}: GPU {gpu} ({', '.join(f'{k}={v!r}' for k, v in given.items())})", flush=True)
             trained = _train(pack, len(members), todo, train, val, labels, threads, Path(logs_dir), tracking,
                              bootstrap, bootstrap_seed)
         for (position, *_), line in zip(todo, trained, strict=True):
@@ -228,4 +236,16 @@ def _train(pack, size, todo, train, val, labels, threads, logs_dir, tracking, bo
             gc.freeze()
             frozen = True
         lines.append({"point": point, "status": record["status"], "reason": record["reason"]})
+        _fail_once_for_tests(pack)
     return lines
+
+
+def _fail_once_for_tests(pack: str) -> None:
+    folder = os.environ.get(FAIL_ONCE_ENV)
+    if not folder:
+        return
+    marker = Path(folder) / pack
+    if not marker.exists():
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        raise RuntimeError(f"pack {pack}: failing once after its first point, as {FAIL_ONCE_ENV} asks (tests only)")

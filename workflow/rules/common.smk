@@ -76,6 +76,16 @@ def pack_runtime(size, startup_s=60, per_point_s=5, per_point_s_per_input_mb=60)
     return runtime
 
 
+def pack_set_resources(rule_name):
+    """`set-resources` under the name `train` (as in profiles/slurm) applies to every training pack:
+    their rule names carry the pack id, which a profile cannot list. Like set-resources for a rule, it
+    overrides what the rule declares.
+    """
+    overrides = workflow.resource_settings.overwrite_resources.get("train")
+    if overrides:
+        workflow.get_rule(rule_name).resources.update(overrides)
+
+
 def point_labels(point):
     """The point id and its swept parameters, for the title of its learning curve."""
     params = PLAN.by_id[point]["params"]

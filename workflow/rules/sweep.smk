@@ -60,6 +60,8 @@ for pack in PACKS:
         script:
             "../scripts/train_pack.py"
 
+    pack_set_resources(f"train_{pack.id}")
+
 
 rule learning_curves:
     input:

@@ -1,0 +1,282 @@
+"""The SLURM profile against a real one-node SLURM cluster (slurmctld, slurmd, slurmdbd on MariaDB)
+that tests/slurm/cluster.sh starts on this machine: the same results as a local run, retries, GPU
+requests, packing, and resuming after a job is cancelled.
+
+The cluster is started once for these tests (and stopped again if they started it). Without the SLURM
+packages the tests skip, unless SNAKESWEEP_REQUIRE_SLURM=1 (CI) makes that a failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from e2e import REPO, make_workdir, pack_jobs, snakemake, trained_points
+
+from snakesweep.kernel import GPU_ON_CPU_ENV
+from snakesweep.pack import FAIL_ONCE_ENV, RUN_FIELDS
+
+pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
+
+CLUSTER = REPO / "tests/slurm/cluster.sh"
+PARTITION, ACCOUNT = "debug", "snakesweep"  # what cluster.sh sets up
+# Timing columns differ between any two runs; the rest of the summary must not.
+TIMING = ["train_seconds", "startup_seconds"]
+# Status checks every second instead of the plugin's 40 s first wait: the jobs here take seconds.
+FAST = ("--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1")
+
+
+def cluster(command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(CLUSTER), command], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def slurm_cluster():
+    was_running = cluster("status").returncode == 0
+    started = cluster("start")
+    if started.returncode != 0:
+        if started.returncode == 2 and os.environ.get("SNAKESWEEP_REQUIRE_SLURM") != "1":
+            pytest.skip(f"no SLURM here ({started.stderr.strip()})")
+        pytest.fail(f"tests/slurm/cluster.sh start failed:\n{started.stdout}\n{started.stderr}")
+    conf = cluster("env").stdout.strip().split("=", 1)[1]
+    old = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = conf
+    yield conf
+    if old is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = old
+    if not was_running:
+        cluster("stop")
+
+
+def use_cluster_profile(wd: Path) -> None:
+    """What the README asks of a user: set the partition and account in the copied profile."""
+    path = wd / "profiles/slurm/profile.yaml"
+    profile = yaml.safe_load(path.read_text())
+    profile["default-resources"].update(slurm_partition=PARTITION, slurm_account=ACCOUNT)
+    path.write_text(yaml.safe_dump(profile, sort_keys=False))
+
+
+def slurm_run(wd: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    return snakemake(wd, "--profile", "profiles/slurm", *FAST, *args, check=check, env=env)
+
+
+def jobs(wd: Path) -> pd.DataFrame:
+    """The SLURM jobs submitted from this working directory, oldest first, as sacct records them."""
+    out = subprocess.run(["sacct", "-X", "-n", "-P", "-S", "now-2hours", "-o",
+                          "JobID,Comment,State,AllocTRES,ReqMem,Timelimit,WorkDir"],
+                         capture_output=True, text=True, check=True).stdout
+    rows = [line.split("|") for line in out.splitlines() if line]
+    df = pd.DataFrame(rows, columns=["id", "comment", "state", "tres", "mem", "time", "workdir"])
+    df = df[df["workdir"] == str(wd)].copy()
+    df["rule"] = df["comment"].str.removeprefix("rule_")
+    return df.sort_values("id", key=lambda s: s.astype(int)).reset_index(drop=True)
+
+
+def summary(wd: Path) -> pd.DataFrame:
+    return pd.read_csv(wd / "results/summary.tsv", sep="\t").drop(columns=TIMING)
+
+
+def point_files(wd: Path) -> dict[str, dict]:
+    out = {}
+    for folder in sorted((wd / "results/points").iterdir()):
+        metrics = json.loads((folder / "metrics.json").read_text())
+        out[folder.name] = {"model": (folder / "model.pt").read_bytes(),
+                            "history": (folder / "history.csv").read_bytes(),
+                            "metrics": {k: v for k, v in metrics.items() if k not in RUN_FIELDS}}
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_on_slurm(tmp_path_factory):
+    """The tiny sweep (3 points, one pack) through the cluster profile."""
+    wd = make_workdir(tmp_path_factory.mktemp("slurm"), points=3)
+    use_cluster_profile(wd)
+    out = slurm_run(wd).stdout + slurm_run(wd).stderr
+    return wd, out
+
+
+def test_the_cluster_script_is_idempotent():
+    before = cluster("status")
+    again = cluster("start")
+    assert again.returncode == 0 and "already running" in again.stderr
+    assert cluster("status").stdout == before.stdout  # same daemons, same pids
+    assert "export SLURM_CONF=" in cluster("env").stdout
+
+
+def test_the_tiny_sweep_on_slurm_matches_a_local_run(tiny_on_slurm, tmp_path):
+    wd, _ = tiny_on_slurm
+    local = make_workdir(tmp_path, points=3)
+    snakemake(local, "--cores", "2")
+    pd.testing.assert_frame_equal(summary(local), summary(wd))
+    best = [json.loads((w / "results/best.json").read_text()) for w in (local, wd)]
+    assert best[0] == best[1]
+    submitted = jobs(wd)
+    # Only the training pack was a SLURM job; the light jobs ran on the submitting node.
+    assert list(submitted["state"]) == ["COMPLETED"]
+    assert submitted["rule"].str.fullmatch(r"train_[0-9a-f]{12}").all(), submitted
+    assert not (wd / ".snakemake/slurm_logs/rule_summarize").exists()
+
+
+def test_packed_and_unpacked_runs_on_slurm_give_identical_results(tiny_on_slurm, tmp_path):
+    packed, _ = tiny_on_slurm
+    unpacked = make_workdir(tmp_path, points=3, **{"train.pack_size": 1})
+    use_cluster_profile(unpacked)
+    slurm_run(unpacked)
+    assert len(jobs(unpacked)) == 3 and len(jobs(packed)) == 1  # one submission per pack
+    a, b = point_files(packed), point_files(unpacked)
+    assert len(a) == 3 and a == b
+    pd.testing.assert_frame_equal(summary(packed), summary(unpacked))
+
+
+def test_a_pack_that_fails_once_is_retried_with_more_time_and_memory(tmp_path):
+    wd = make_workdir(tmp_path, points=3, **{"train.threads": 2})
+    use_cluster_profile(wd)
+    slurm_run(wd, env={FAIL_ONCE_ENV: str(tmp_path / "failed-once")})
+    submitted = jobs(wd)
+    assert list(submitted["state"]) == ["FAILED", "COMPLETED"], submitted
+    assert submitted["rule"].nunique() == 1
+    first, retry = submitted.iloc[0], submitted.iloc[1]
+    assert mb(retry["mem"]) == 2 * mb(first["mem"]) and minutes(retry["time"]) > minutes(first["time"])
+    assert "cpu=2," in first["tres"]  # as many cores as torch threads
+    assert (summary(wd)["status"] == "ok").all() and len(summary(wd)) == 3
+    # The point the failed attempt finished came back from .kept instead of training again.
+    log = next((wd / "results/logs/packs").glob("*.log")).read_text()
+    assert log.count("kept from an earlier attempt") == 1, log
+
+
+def test_a_gpu_pack_asks_slurm_for_a_gpu_and_uses_the_one_it_gets(tmp_path):
+    wd = make_workdir(tmp_path, points=4, **{"train.accelerator": "gpu", "train.pack_size": 2})
+    use_cluster_profile(wd)
+    # The submitting node has no GPU: on a cluster that is the scheduler's business, not a refusal.
+    slurm_run(wd, env={GPU_ON_CPU_ENV: "1"})
+    submitted = jobs(wd)
+    assert len(submitted) == 2 and (submitted["state"] == "COMPLETED").all()
+    assert submitted["tres"].str.contains("gres/gpu=1").all(), submitted["tres"]
+    for log in (wd / "results/logs/packs").glob("*.log"):
+        m = re.search(r"GPU (\S+) \(CUDA_VISIBLE_DEVICES='(\S*)', SLURM_STEP_GPUS=(\S*), SLURM_JOB_GPUS=(\S*)\)",
+                      log.read_text())
+        assert m, log.read_text()
+        claimed, visible, step, job = m.groups()
+        # SLURM's own record of the device it bound (the jobstep plugin passes the step's on, not the job's).
+        slurm = (step if step != "None" else job).strip("'")
+        assert claimed == visible == slurm and claimed in {"0", "1"}, m.group(0)
+    points = [json.loads(m.read_text()) for m in (wd / "results/points").glob("*/metrics.json")]
+    assert len(points) == 4 and {p["hparams"]["accelerator"] for p in points} == {"gpu"}
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "power-loss"])
+def test_a_cancelled_job_resumes_with_only_its_unfinished_points(tmp_path, stop):
+    sweep = {"method": "grid", "parameters": {"max_epochs": {"values": [1, 2, 1500]}}}
+    wd = make_workdir(tmp_path, sweep=sweep)
+    use_cluster_profile(wd)
+    command = [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", *FAST, "--retries", "0"]
+    run = subprocess.Popen(command, cwd=wd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((wd / "results/points").glob("*/.kept/metrics.json"))) < 2:
+        time.sleep(0.2)
+    kept = {f.parents[1].name: f.read_bytes() for f in (wd / "results/points").glob("*/.kept/metrics.json")}
+    assert len(kept) == 2, "the pack did not finish its quick points in time"
+    running = jobs(wd)
+    assert list(running["state"]) == ["RUNNING"], running
+    job = running["id"].iloc[0]
+    if stop == signal.SIGKILL:
+        # A power loss: Snakemake, the job's Snakemake and the pack die at once, nothing cleans up.
+        for pid in processes_in(wd):
+            os.kill(pid, signal.SIGKILL)
+    else:
+        subprocess.run(["scancel", job], check=True)
+    while time.time() < deadline and jobs(wd)["state"].iloc[0] == "RUNNING":
+        time.sleep(0.2)
+    # The plugin (2.8) reads sacct's "CANCELLED by <uid>" as still running, so Snakemake would wait on:
+    # stop it as a user would (Ctrl-C).
+    if stop == signal.SIGINT:
+        run.send_signal(stop)
+    out, _ = run.communicate(timeout=300)
+    assert run.returncode != 0, out
+
+    if stop == signal.SIGKILL:
+        # Snakemake's lock on the folder outlives it: the README's first step after an outage.
+        subprocess.run([*command, "--unlock"], cwd=wd, capture_output=True, timeout=300, check=True)
+        # The finished points' files are there, but no clean-up marked the killed job's end.
+        assert all((wd / "results/points" / p / "metrics.json").exists() for p in kept)
+    started = time.time()
+    again = subprocess.run(command, cwd=wd, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert trained_points(wd, started) == set(os.listdir(wd / "results/points")) - set(kept)
+    for point, data in kept.items():
+        assert (wd / "results/points" / point / "metrics.json").read_bytes() == data
+    assert jobs(wd)["state"].iloc[-1] == "COMPLETED" and len(jobs(wd)) == 2
+    assert (summary(wd)["status"] == "ok").all()
+
+
+def test_a_pack_that_outlives_its_snakemake_is_not_trained_again(tmp_path):
+    # The login node goes down while a pack runs, and the job finishes: its points are done, not redone.
+    wd = make_workdir(tmp_path, points=3)
+    use_cluster_profile(wd)
+    command = [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", *FAST]
+    run = subprocess.Popen(command, cwd=wd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and (jobs(wd).empty or jobs(wd)["state"].iloc[0] != "RUNNING"):
+        time.sleep(0.2)
+    run.kill()
+    run.wait()
+    while time.time() < deadline and jobs(wd)["state"].iloc[0] == "RUNNING":
+        time.sleep(0.2)
+    assert list(jobs(wd)["state"]) == ["COMPLETED"]
+    trained = {f.name: f.stat().st_mtime for f in (wd / "results/logs/train").glob("*.log")}
+    assert len(trained) == 3
+    subprocess.run([*command, "--unlock"], cwd=wd, capture_output=True, timeout=300, check=True)
+    again = subprocess.run(command, cwd=wd, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert {f.name: f.stat().st_mtime for f in (wd / "results/logs/train").glob("*.log")} == trained
+    assert (summary(wd)["status"] == "ok").all() and len(summary(wd)) == 3
+
+
+def processes_in(wd: Path) -> list[int]:
+    """Every process working in `wd`: Snakemake, the job's shell, srun, the job's Snakemake, the pack."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                if (proc / "cwd").resolve() == wd.resolve():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
+
+
+def mb(mem: str) -> int:
+    return int(float(mem.rstrip("MG")) * (1024 if mem.endswith("G") else 1))
+
+
+def minutes(limit: str) -> int:
+    h, m, _ = (int(x) for x in limit.split("-")[-1].split(":"))
+    return h * 60 + m
+
+
+def test_cluster_resources_come_from_the_profile(tmp_path):
+    """A dry run: partition and account reach every job; `set-resources: train:` every training pack;
+    the packs ask for as many cores as torch uses threads."""
+    wd = make_workdir(tmp_path, points=3, **{"train.threads": 2, "train.pack_size": 2})
+    use_cluster_profile(wd)
+    path = wd / "profiles/slurm/profile.yaml"
+    profile = yaml.safe_load(path.read_text())
+    profile["set-resources"]["train"]["gpu_model"] = "a100"
+    path.write_text(yaml.safe_dump(profile, sort_keys=False))
+    dry = snakemake(wd, "--profile", "profiles/slurm", "-n", "--cores", "4").stdout
+    packs = pack_jobs(dry)
+    assert len(packs) == 2
+    for job in packs.values():
+        for expected in ("gpu_model=a100", "slurm_partition=debug", "slurm_account=snakesweep", "cpus_per_task=2"):
+            assert expected in job["resources"], job["resources"]
+    assert "gpu_model" not in dry.split("rule summarize:")[1].split("\n\n")[0]

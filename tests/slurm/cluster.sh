@@ -37,14 +37,19 @@ pid_of() { # the recorded pid of daemon $1, if that process still runs that prog
 
 running() { pid_of "$1" >/dev/null; }
 
-wait_for() { # seconds, what, command...: poll until the command succeeds
-  local seconds=$1 what=$2 i
+wait_for() { # seconds, daemon, command...: poll until the command succeeds, while the daemon lives
+  local seconds=$1 name=$2 i
   shift 2
   for ((i = 0; i < seconds * 5; i++)); do
     "$@" >/dev/null 2>&1 && return 0
+    if ! running "$name"; then
+      log "$name exited during start-up"
+      show_logs
+      return 1
+    fi
     sleep 0.2
   done
-  log "$what did not come up within ${seconds}s"
+  log "$name did not come up within ${seconds}s"
   show_logs
   return 1
 }
@@ -53,7 +58,7 @@ launch() { # name, command...: run a foreground daemon detached, record its pid
   local name=$1
   shift
   running "$name" && return 0
-  setsid "$@" >>"$STATE/log/$name.out" 2>&1 </dev/null &
+  setsid "$@" >>"$STATE/log/$name.out" 2>&1 </dev/null 9>&- & # 9: start's lock, not the daemon's
   echo $! >"$STATE/pid/$name"
   log "started $name (pid $!)"
 }
@@ -67,7 +72,7 @@ install() {
   [[ $(id -u) == 0 ]] || sudo=(sudo)
   "${sudo[@]}" apt-get update -qq
   # policy-rc.d refuses to start the services at install time; that is expected, start() runs them.
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" \
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" \
     >/dev/null
 }
 
@@ -155,6 +160,8 @@ EOF
   fi
 }
 
+munge_works() { timeout 5 munge -n -S "$STATE/munge/munge.socket" | timeout 5 unmunge -S "$STATE/munge/munge.socket"; }
+
 sql() { timeout 10 mariadb --no-defaults --socket="$STATE/run/mysql.sock" -u "$(id -un)" "$@"; }
 
 sacctmgr_add() { # idempotent: sacctmgr exits 1 when there is nothing new to add
@@ -165,14 +172,23 @@ sacctmgr_add() { # idempotent: sacctmgr exits 1 when there is nothing new to add
 
 start() {
   install_check
+  if [[ $(id -u) != 0 ]]; then
+    # slurmd runs jobs as root here, the fake GPUs are device nodes, and /etc/slurm/slurm.conf is linked.
+    log "start needs root"
+    exit 2
+  fi
+  mkdir -p "$STATE"
+  exec 9>"$STATE/start.lock"
+  flock 9 # two starts at once (two test sessions) would launch every daemon twice
   if status >/dev/null 2>&1; then
     log "already running ($STATE)"
     return 0
   fi
   write_config
+  running munged || rm -f "$STATE/munge/munge.socket" # a killed munged leaves its socket behind
   launch munged munged -F --force --socket="$STATE/munge/munge.socket" --key-file="$STATE/munge/munge.key" \
     --pid-file="$STATE/run/munged.pid" --log-file="$STATE/log/munged.log" --seed-file="$STATE/munge/munged.seed"
-  wait_for 30 munged test -S "$STATE/munge/munge.socket"
+  wait_for 30 munged munge_works
   launch mariadbd mariadbd --no-defaults --user="$(id -un)" --datadir="$STATE/mysql" \
     --socket="$STATE/run/mysql.sock" --port="$SQL_PORT" --bind-address=127.0.0.1 --pid-file="$STATE/run/mysql.pid" \
     --log-error="$STATE/log/mariadb.log" --innodb-lock-wait-timeout=900 --skip-log-bin
@@ -221,7 +237,8 @@ node_idle() { [[ $(timeout 10 sinfo -h -n "$NODE" -o %T) == idle* ]]; }
 
 install_check() {
   local missing=()
-  for cmd in slurmctld slurmd slurmdbd sbatch sacct munged mariadbd mungekey; do
+  for cmd in slurmctld slurmd slurmdbd sbatch sacct sacctmgr scontrol sinfo squeue scancel munged munge unmunge \
+    mungekey mariadbd mariadb mariadb-install-db; do
     command -v "$cmd" >/dev/null || missing+=("$cmd")
   done
   if ((${#missing[@]})); then
@@ -231,10 +248,16 @@ install_check() {
 }
 
 stop() {
+  local name pid i j
   if running slurmctld; then
+    # Its jobs end before slurmd does: slurmstepd outlives slurmd by design, and slurmctld would bring
+    # orphaned jobs back on the next start.
     scancel -u "$(id -un)" 2>/dev/null || true
+    for ((j = 0; j < 300; j++)); do
+      [[ -z $(timeout 10 squeue -h -u "$(id -un)" 2>/dev/null) ]] && break
+      sleep 0.1
+    done
   fi
-  local name pid i
   for ((i = ${#DAEMONS[@]} - 1; i >= 0; i--)); do
     name=${DAEMONS[i]}
     pid=$(pid_of "$name") || { rm -f "$STATE/pid/$name"; continue; }
@@ -248,7 +271,7 @@ stop() {
 }
 
 status() {
-  local name ok=0
+  local name pid ok=0
   for name in "${DAEMONS[@]}"; do
     if pid=$(pid_of "$name"); then echo "$name: running (pid $pid)"; else echo "$name: stopped"; ok=1; fi
   done

@@ -42,8 +42,10 @@ for pack in PACKS:
         threads: config["train"]["threads"]
         resources:
             gpu=1 if pack.accelerator == "gpu" else 0,
-            mem_mb=mem_mb_for_data(base=700, per_input_mb=4),
-            runtime=pack_runtime(len(pack.points)),
+            mem_mb=mem_mb_for_data(base=pack_mem_base(pack), per_input_mb=4),
+            runtime=pack_runtime(pack),
+            # As many cores as torch uses threads, whatever the profile's defaults say.
+            cpus_per_task=config["train"]["threads"],
         params:
             pack=pack.id,
             members=pack_members(pack),
@@ -60,7 +62,7 @@ for pack in PACKS:
         script:
             "../scripts/train_pack.py"
 
-    pack_set_resources(f"train_{pack.id}")
+    pack_set_resources(pack)
 
 
 rule learning_curves:

@@ -188,9 +188,11 @@ def test_a_cancelled_job_resumes_with_only_its_unfinished_points(tmp_path, stop)
     wd = make_workdir(tmp_path, sweep=sweep)
     use_cluster_profile(wd)
     command = [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", *FAST, "--retries", "0"]
-    # Its own process group, as a terminal gives a command: Ctrl-C signals the whole group.
+    # Its own process group, as a terminal gives a command: Ctrl-C signals the whole group. SIGINT is set
+    # back to its default: a shell without job control (CI started in the background) makes its children
+    # ignore SIGINT, and Python then never turns it into KeyboardInterrupt.
     run = subprocess.Popen(command, cwd=wd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           start_new_session=True)
+                           start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while time.time() < deadline and len(list((wd / "results/points").glob("*/.kept/metrics.json"))) < 2:
         time.sleep(0.2)

@@ -75,7 +75,9 @@ def pack_runtime(pack, startup_s=60, per_point_s=5, per_point_s_per_input_mb=60)
 
     def runtime(wildcards, input, attempt):
         per_point = per_point_s + per_point_s_per_input_mb * input.size_mb
-        return max(1, math.ceil((startup_s + tens_of_epochs * per_point) * attempt / 60))
+        return max(
+            1, math.ceil((startup_s + tens_of_epochs * per_point) * attempt / 60)
+        )
 
     return runtime
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -81,3 +83,42 @@ def job_count(dry_run_output: str, rule: str) -> int:
         if len(parts) == 2 and parts[0] == rule and parts[1].isdigit():
             return int(parts[1])
     return 0
+
+
+# A point's files whose bytes must not depend on how it was trained (alone, in a pack, on a cluster).
+POINT_BYTES = ("model.pt", "history.csv", "learning_curve.svg")
+
+
+def point_files(wd: Path) -> dict[str, dict]:
+    """Every point's files: exact bytes, and metrics.json without the fields that describe the run."""
+    from snakesweep.pack import RUN_FIELDS
+
+    out = {}
+    for folder in sorted((wd / "results/points").iterdir()):
+        metrics = json.loads((folder / "metrics.json").read_text())
+        out[folder.name] = {**{name: (folder / name).read_bytes() for name in POINT_BYTES},
+                            "metrics": {k: v for k, v in metrics.items() if k not in RUN_FIELDS}}
+    return out
+
+
+def wait_for_kept(wd: Path, count: int, timeout: float = 300) -> dict[str, bytes]:
+    """Wait until a running pack has finished `count` points (their hard links in .kept/); returns
+    {point: metrics.json bytes} of those found when it returns."""
+    deadline = time.time() + timeout
+    pattern = "*/.kept/metrics.json"
+    while time.time() < deadline and len(list((wd / "results/points").glob(pattern))) < count:
+        time.sleep(0.2)
+    return {f.parents[1].name: f.read_bytes() for f in (wd / "results/points").glob(pattern)}
+
+
+def processes_in(wd: Path, command_part: bytes = b"") -> list[int]:
+    """The processes working in `wd` (whose command line contains `command_part`), this one excepted."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                if command_part in (proc / "cmdline").read_bytes() and (proc / "cwd").resolve() == wd.resolve():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids

@@ -13,22 +13,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from e2e import edit_config, make_workdir, pack_jobs, snakemake, trained_points
+from e2e import (
+    edit_config,
+    make_workdir,
+    pack_jobs,
+    point_files,
+    processes_in,
+    snakemake,
+    trained_points,
+    wait_for_kept,
+)
 
-from snakesweep.pack import FILES, RUN_FIELDS, cache_key, is_complete, keep, output_paths, restore_kept
+from snakesweep.pack import FILES, cache_key, is_complete, keep, output_paths, restore_kept
 from snakesweep.plan import make_packs
-
-BYTES = ("model.pt", "history.csv", "learning_curve.svg")
-
-
-def point_files(wd: Path) -> dict[str, dict]:
-    """Every point's files: exact bytes, and metrics.json without the fields that describe the run."""
-    out = {}
-    for folder in sorted((wd / "results/points").iterdir()):
-        metrics = json.loads((folder / "metrics.json").read_text())
-        out[folder.name] = {**{name: (folder / name).read_bytes() for name in BYTES},
-                            "metrics": {k: v for k, v in metrics.items() if k not in RUN_FIELDS}}
-    return out
 
 
 def pack_sizes(wd: Path) -> list[int]:
@@ -123,19 +120,6 @@ def test_a_real_error_costs_only_its_point_and_the_run_fails_loudly(tmp_path):
     assert len((wd / "results/points" / bad["point"].item() / "errors.log").read_text().splitlines()) == 2
 
 
-def pack_processes(wd: Path) -> list[int]:
-    """The training packs running in `wd` (and no other workflow's)."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if b"train_pack.py" in (proc / "cmdline").read_bytes() and (proc / "cwd").resolve() == wd.resolve():
-                    pids.append(int(proc.name))
-            except OSError:
-                continue
-    return pids
-
-
 @pytest.mark.e2e
 def test_a_pack_killed_midway_keeps_the_points_it_finished(tmp_path):
     # As the kernel's OOM killer or a scheduler would: SIGKILL to the pack alone, Snakemake survives,
@@ -144,12 +128,9 @@ def test_a_pack_killed_midway_keeps_the_points_it_finished(tmp_path):
     wd = make_workdir(tmp_path, sweep=sweep)
     run = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=wd,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list((wd / "results/points").glob("*/.kept/metrics.json"))) < 2:
-        time.sleep(0.1)
-    kept = {f.parents[1].name: f.read_bytes() for f in (wd / "results/points").glob("*/.kept/metrics.json")}
+    kept = wait_for_kept(wd, 2)
     assert len(kept) == 2, "the pack did not finish its quick points in time"
-    pids = pack_processes(wd)
+    pids = processes_in(wd, b"train_pack.py")
     assert pids, "no pack process found"
     for pid in pids:
         os.kill(pid, signal.SIGKILL)

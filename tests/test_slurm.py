@@ -19,10 +19,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from e2e import REPO, make_workdir, pack_jobs, snakemake, trained_points
+from e2e import REPO, make_workdir, pack_jobs, point_files, processes_in, snakemake, trained_points, wait_for_kept
 
 from snakesweep.kernel import GPU_ON_CPU_ENV
-from snakesweep.pack import FAIL_ONCE_ENV, RUN_FIELDS
+from snakesweep.pack import FAIL_ONCE_ENV
 
 pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
 
@@ -86,16 +86,6 @@ def jobs(wd: Path) -> pd.DataFrame:
 
 def summary(wd: Path) -> pd.DataFrame:
     return pd.read_csv(wd / "results/summary.tsv", sep="\t").drop(columns=TIMING)
-
-
-def point_files(wd: Path) -> dict[str, dict]:
-    out = {}
-    for folder in sorted((wd / "results/points").iterdir()):
-        metrics = json.loads((folder / "metrics.json").read_text())
-        out[folder.name] = {"model": (folder / "model.pt").read_bytes(),
-                            "history": (folder / "history.csv").read_bytes(),
-                            "metrics": {k: v for k, v in metrics.items() if k not in RUN_FIELDS}}
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -194,9 +184,7 @@ def test_a_cancelled_job_resumes_with_only_its_unfinished_points(tmp_path, stop)
     run = subprocess.Popen(command, cwd=wd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
-    while time.time() < deadline and len(list((wd / "results/points").glob("*/.kept/metrics.json"))) < 2:
-        time.sleep(0.2)
-    kept = {f.parents[1].name: f.read_bytes() for f in (wd / "results/points").glob("*/.kept/metrics.json")}
+    kept = wait_for_kept(wd, 2)
     assert len(kept) == 2, "the pack did not finish its quick points in time"
     running = jobs(wd)
     assert list(running["state"]) == ["RUNNING"], running
@@ -258,19 +246,6 @@ def test_a_pack_that_outlives_its_snakemake_is_not_trained_again(tmp_path):
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert {f.name: f.stat().st_mtime for f in (wd / "results/logs/train").glob("*.log")} == trained
     assert (summary(wd)["status"] == "ok").all() and len(summary(wd)) == 3
-
-
-def processes_in(wd: Path) -> list[int]:
-    """Every process working in `wd`: Snakemake, the job's shell, srun, the job's Snakemake, the pack."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and int(proc.name) != os.getpid():
-            try:
-                if (proc / "cwd").resolve() == wd.resolve():
-                    pids.append(int(proc.name))
-            except OSError:
-                continue
-    return pids
 
 
 def mb(mem: str) -> int:

@@ -20,6 +20,7 @@ class HParam:
     minimum: float | None = None
     maximum: float | None = None
     exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
     choices: tuple | None = None
     continuous: bool = False  # may be drawn from a distribution (int or float)
     help: str = ""
@@ -40,6 +41,9 @@ HPARAMS: dict[str, HParam] = {
     "batch_size": HParam("int", 32, minimum=1, continuous=True),
     "max_epochs": HParam("int", 10, minimum=1, continuous=True),
     "weight_decay": HParam("float", 0.0, minimum=0, continuous=True),
+    # p = 1 zeroes every hidden activation: the output no longer depends on the input.
+    "dropout": HParam("float", 0.0, minimum=0, maximum=1, exclusive_maximum=True, continuous=True,
+                      help="probability of zeroing a hidden activation while training (0: no dropout layers)"),
     # Lightning's seed_everything and numpy accept seeds up to 2**32 - 1.
     "seed": HParam("int", 42, minimum=0, maximum=2**32 - 1, continuous=True),
     "engine": HParam("choice", "torch", choices=ENGINES),
@@ -91,8 +95,11 @@ def coerce(name: str, value: Any, where: str) -> Any:
         if too_small:
             op = ">" if spec.exclusive_minimum else ">="
             raise SnakesweepError(f"{where}: '{name}' must be {op} {spec.minimum}, found {value!r}")
-    if spec.maximum is not None and value > spec.maximum:
-        raise SnakesweepError(f"{where}: '{name}' must be <= {spec.maximum}, found {value!r}")
+    if spec.maximum is not None:
+        too_large = value >= spec.maximum if spec.exclusive_maximum else value > spec.maximum
+        if too_large:
+            op = "<" if spec.exclusive_maximum else "<="
+            raise SnakesweepError(f"{where}: '{name}' must be {op} {spec.maximum}, found {value!r}")
     return value
 
 
@@ -121,4 +128,8 @@ def effective(params: dict) -> dict:
         out.pop("activation", None)
     if out.get("accelerator") == "cpu":
         out.pop("devices", None)
+    # Dropout acts on hidden activations only, so a linear model trains the same with any p; and p = 0
+    # adds no layer and draws no random numbers, so it keeps the ids points had before dropout existed.
+    if out.get("hidden_layers") == 0 or out.get("dropout") == 0:
+        out.pop("dropout", None)
     return out

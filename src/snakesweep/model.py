@@ -15,12 +15,15 @@ class BreastCancerClassifier(nn.Module):
     """
 
     def __init__(self, n_features: int = 30, hidden_layers: int = 1, hidden_neurons: int = 10,
-                 activation: str = "relu"):
+                 activation: str = "relu", dropout: float = 0.0):
         super().__init__()
         layers: list[nn.Module] = []
         width = n_features
         for _ in range(hidden_layers):
             layers += [nn.Linear(width, hidden_neurons), ACTIVATION_LAYERS[activation]()]
+            # No layer at p = 0: the module and its state_dict stay those of models trained before dropout.
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
             width = hidden_neurons
         layers.append(nn.Linear(width, 1))
         self.layers = nn.Sequential(*layers)
@@ -30,4 +33,6 @@ class BreastCancerClassifier(nn.Module):
 
 
 def build(n_features: int, hp: dict) -> BreastCancerClassifier:
-    return BreastCancerClassifier(n_features, hp["hidden_layers"], hp["hidden_neurons"], hp["activation"])
+    # .get: checkpoints saved before dropout existed have no such key.
+    return BreastCancerClassifier(n_features, hp["hidden_layers"], hp["hidden_neurons"], hp["activation"],
+                                  hp.get("dropout", 0.0))

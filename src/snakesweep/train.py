@@ -16,6 +16,7 @@ from . import metrics
 from .io import write_json
 from .kernel import (
     Split,
+    load_checkpoint,
     load_split,
     make_deterministic,
     process_start_time,
@@ -25,33 +26,38 @@ from .kernel import (
 )
 
 
-def fit(hp: dict, train: Split, val: Split, device: torch.device, on_epoch=None):
+def fit(hp: dict, train: Split, val: Split, device: torch.device, on_epoch=None, resume: dict | None = None,
+        epochs: int | None = None):
     """Train with the point's engine. The engines are peers on the kernel; Lightning is imported only
-    by packs that use it (it costs seconds)."""
+    by packs that use it (it costs seconds). `resume` (a loaded checkpoint) and `epochs` (in total,
+    default hp["max_epochs"]) are as in engine_torch.fit_torch."""
     if hp["engine"] == "lightning":
         from .engine_lightning import fit_lightning
 
-        return fit_lightning(hp, train, val, device, on_epoch=on_epoch)
+        return fit_lightning(hp, train, val, device, on_epoch=on_epoch, resume=resume, epochs=epochs)
     from .engine_torch import fit_torch
 
-    return fit_torch(hp, train, val, device, on_epoch=on_epoch)
+    return fit_torch(hp, train, val, device, on_epoch=on_epoch, resume=resume, epochs=epochs)
 
 
 def train_point(*, point: str, hp: dict, train: Split, val: Split, features: list[str], threads: int,
                 outputs: dict, title: str = "", tracker=None, params: dict | None = None, n_boot: int = 2000,
-                boot_seed: int = 0, extra: dict | None = None) -> dict:
+                boot_seed: int = 0, extra: dict | None = None, resume=None, epochs: int | None = None) -> dict:
     """Train one point on splits already on its device and write its files; returns metrics.json's record.
 
     `params` are the point's swept values as the points table shows them; `n_boot` and `boot_seed` set
     the bootstrap of the validation ROC-AUC's interval (the config's evaluate.bootstrap and seed);
-    `extra` fields (the cache key, the pack) are added to the record.
+    `extra` fields (the cache key, the pack) are added to the record. `resume`: the path of a checkpoint
+    of this point to continue from (bit-identical to training straight through); `epochs`: how many
+    epochs to have in total (default hp["max_epochs"]); the files describe all of them.
     """
     device = train.x.device
     on_epoch = None
     if tracker is not None:
         def on_epoch(row):
             tracker.log_epoch(row["epoch"], {k: v for k, v in row.items() if k != "epoch"})
-    result = fit(hp, train, val, device, on_epoch=on_epoch)
+    checkpoint = load_checkpoint(resume, device) if resume is not None else None
+    result = fit(hp, train, val, device, on_epoch=on_epoch, resume=checkpoint, epochs=epochs)
     last = result.history[-1] if result.history else {}
     ok = result.status == "ok"
     y_val = val.y.cpu().numpy()
@@ -100,11 +106,12 @@ def train_point(*, point: str, hp: dict, train: Split, val: Split, features: lis
 
 def run_point(*, point: str, hp: dict, train_path, val_path, features: list[str], threads: int,
               model_out, history_out, metrics_out, tracker=None, params: dict | None = None,
-              n_boot: int = 2000, boot_seed: int = 0) -> dict:
-    """One point on its own, from the split files (what a pack of one does, without the pack)."""
+              n_boot: int = 2000, boot_seed: int = 0, resume=None, epochs: int | None = None) -> dict:
+    """One point on its own, from the split files (what a pack of one does, without the pack); `resume`
+    and `epochs` as in train_point."""
     make_deterministic(threads)
     device = resolve_device(hp)
     return train_point(point=point, hp=hp, train=load_split(train_path, device), val=load_split(val_path, device),
                        features=features, threads=threads, tracker=tracker, params=params, n_boot=n_boot,
-                       boot_seed=boot_seed,
+                       boot_seed=boot_seed, resume=resume, epochs=epochs,
                        outputs={"model": model_out, "history": history_out, "metrics": metrics_out})

@@ -15,6 +15,13 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/explore.smk"
 include: "workflow/rules/sweep.smk"
+
+
+if ADAPTIVE:
+
+    include: "workflow/rules/rounds.smk"
+
+
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tracking.smk"
 
@@ -27,7 +34,6 @@ localrules:
     prepare_data,
     split,
     explore,
-    plan_sweep,
     learning_curves,
     summarize,
     baseline,

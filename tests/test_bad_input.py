@@ -92,7 +92,7 @@ SWEEP_CASES = {
     "log_uniform_values with min 0": (spec(parameters={"learning_rate": {
         "distribution": "log_uniform_values", "min": 0, "max": 0.1}}), ["learning_rate", "min"]),
     "grid over a continuous parameter": (spec(method="grid"), ["grid", "learning_rate"]),
-    "unknown hyperparameter": (spec(parameters={"dropout": {"values": [0.1, 0.2]}}), ["dropout"]),
+    "unknown hyperparameter": (spec(parameters={"momentum": {"values": [0.1, 0.2]}}), ["momentum"]),
     "unknown parameter key": (spec(parameters={"learning_rate": {"vals": [0.1]}}), ["vals"]),
     "empty values": (spec(parameters={"hidden_layers": {"values": []}}), ["hidden_layers", "values"]),
     "value of the wrong type": (spec(parameters={"hidden_layers": {"values": [1, "two"]}}), ["two"]),

@@ -47,7 +47,32 @@ def test_shipped_config_is_valid_and_an_empty_config_gets_the_same_defaults():
     empty = {}
     validate(empty, str(SCHEMA))
     assert empty["train"]["max_epochs"] == shipped["train"]["max_epochs"] == 10
-    assert empty["sweep"] == {"file": "config/sweep.yaml", "count": 20, "seed": 1}
+    assert empty["sweep"] == {"file": "config/sweep.yaml", "count": 20, "seed": 1, "round_size": 10, "dedupe": True}
+
+
+# train keys that set the job, not the model: not hyperparameters a sweep can vary.
+JOB_KEYS = {"threads", "pack_size"}
+
+
+def test_schema_train_block_and_the_hyperparameter_table_are_one_source():
+    """The schema (and config/README.md, generated from it) agree with hparams.HPARAMS, the table the
+    sweep validation and the trainer use: same names, types, defaults, bounds and choices."""
+    from snakesweep.hparams import HPARAMS
+
+    train = yaml.safe_load(SCHEMA.read_text())["properties"]["train"]["properties"]
+    assert set(train) - JOB_KEYS == set(HPARAMS)
+    for name, hp in HPARAMS.items():
+        prop = train[name]
+        assert prop["default"] == hp.default or str(prop["default"]) == str(hp.default), name
+        if hp.kind == "choice":
+            # precision also accepts the number 32 as YAML reads `precision: 32`.
+            assert list(dict.fromkeys(str(c) for c in prop["enum"])) == list(hp.choices), name
+            continue
+        assert prop["type"] == {"int": "integer", "float": "number"}[hp.kind], name
+        low = "exclusiveMinimum" if hp.exclusive_minimum else "minimum"
+        high = "exclusiveMaximum" if hp.exclusive_maximum else "maximum"
+        assert prop.get(low) == hp.minimum and prop.get(high) == hp.maximum, name
+        assert set(prop) <= {"type", "default", "description", low, high}, name
 
 
 @pytest.mark.parametrize(

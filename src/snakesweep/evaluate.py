@@ -38,8 +38,10 @@ def results_table(records: list[dict], names: list[str], metric: str, goal: str,
     order never depends on the order jobs finished in.
     """
     rows = []
-    # A swept engine or seed is a parameter column already: one column per name.
+    # A swept engine or seed is a parameter column already: one column per name. Adaptive sweeps record
+    # the round and rung each point reached.
     recorded = [k for k in SUMMARY_METRICS if k not in names]
+    recorded += [k for k in ("round", "rung") if any(k in r for r in records)]
     for rec in records:
         ci = rec.get("val_roc_auc_ci95") or [None, None]
         rows.append({"point": rec["point"], **{n: rec["params"].get(n) for n in names},
@@ -58,8 +60,12 @@ def results_table(records: list[dict], names: list[str], metric: str, goal: str,
 
 
 def summarize(*, points: list[str], metric_files: list[str], names: list[str], metric: str, goal: str,
-              min_class_rows: int, out: str):
+              min_class_rows: int, out: str, points_table: str | None = None):
     df = results_table(read_records(points, metric_files), names, metric, goal, min_class_rows)
+    if points_table is not None:
+        # Which draws of the sweep each point stands for (several when they trained the same model).
+        draws = read_tsv(points_table).set_index("point")["draws"].astype(str)
+        df["draws"] = df["point"].map(draws)
     write_tsv(out, df)
     return df
 

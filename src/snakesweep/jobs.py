@@ -106,6 +106,14 @@ def write_points(*, rows: list[dict], names: list[str], out: str) -> None:
     print(f"{len(df)} points")
 
 
+def sweep_points(points_table: str) -> tuple[list[str], list[str]]:
+    """The points of the points table, and where each one's metrics.json is."""
+    from .pack import output_paths
+
+    ids = list(read_tsv(points_table)["point"])
+    return ids, [str(output_paths(Path("results/points") / p)["metrics"]) for p in ids]
+
+
 def run_logged(fn, **kwargs):
     """Run a job; bad input, and a file that cannot be read or written, end it with one line naming the
     culprit instead of a traceback."""

@@ -55,6 +55,8 @@ def cache_key(member: dict, *, bootstrap: int, bootstrap_seed: int, tracking: di
     """Everything that decides a point's files: its id (data, split, code, hyperparameters), the
     validation interval's bootstrap and whether it is tracked, but not the pack it trains in."""
     blob = json.dumps({"point": member["point"], "hparams": member["hparams"], "params": member["params"],
+                       # A hyperband stage: trained to fewer epochs than the point's max_epochs.
+                       **({"epochs": member["epochs"]} if member.get("epochs") is not None else {}),
                        "bootstrap": [int(bootstrap), int(bootstrap_seed)],
                        "tracking": {k: v for k, v in tracking.items() if k != "run_dir"}},
                       sort_keys=True, default=str)
@@ -147,7 +149,8 @@ def run_pack(*, pack: str, members: list[dict], train: str, val: str, labels: st
     """
     tracking = tracking or {}
     folders = [Path(m).parent for m in metrics_files]
-    if [f.name for f in folders] != [m["point"] for m in members]:
+    # A point's files sit in results/points/<id>/, a hyperband stage's in a folder inside it.
+    if any(m["point"] not in f.parts[-2:] for f, m in zip(folders, members, strict=True)):
         raise ValueError(f"pack {pack}: the metrics files {metrics_files} do not match its points")
     kinds = {m["hparams"]["accelerator"] for m in members}
     if len(kinds) != 1:
@@ -213,6 +216,7 @@ def _train(pack, size, todo, train, val, labels, threads, logs_dir, tracking, bo
                   f"{member['hparams']['accelerator']} ({AUTO_ENV}={os.environ.get(AUTO_ENV)!r}), device {device}")
             try:
                 record = train_point(point=point, hp=member["hparams"], train=splits[0], val=splits[1],
+                                     epochs=member.get("epochs"), resume=member.get("resume"),
                                      features=features, threads=threads, outputs=paths,
                                      title=member.get("title", ""), tracker=_tracker(member, tracking),
                                      params=member["params"], n_boot=bootstrap, boot_seed=bootstrap_seed,

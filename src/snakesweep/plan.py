@@ -64,6 +64,7 @@ class Plan:
     auto_accelerator: str | None = None  # what 'auto' resolved to, when any point asked for it
     gpu_asked: int = 0  # points whose accelerator is 'gpu' as written (not 'auto')
     gpu_asked_by: str = "train.accelerator"
+    defaults: dict | None = None  # every hyperparameter's value where the sweep does not set it
 
     pack_size: int = 1
 
@@ -84,7 +85,7 @@ class Plan:
 
     def rows(self) -> list[dict]:
         """The points table: one row per point, a column per swept parameter."""
-        return [{"point": p["point"], **p["params"]} for p in self.points]
+        return [{"point": p["point"], **p["params"], "draws": ",".join(map(str, p["draws"]))} for p in self.points]
 
 
 def load_schema(path) -> dict:
@@ -241,12 +242,22 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
         "lightning": _version("lightning"),
     }
     uses_auto = defaults["accelerator"] == "auto" or any(
-        p.name == "accelerator" and "auto" in p.values for p in spec.params)
+        p.hparam == "accelerator" and "auto" in p.values for p in spec.params)
     auto = auto_choice(gpus_visible) if uses_auto else None
+    if spec.hyperband is not None and config.get("tracking", {}).get("wandb", {}).get("enabled"):
+        raise SnakesweepError("tracking.wandb.enabled: W&B logging of hyperband rungs (a point trained in stages "
+                              "that resume from checkpoints) is not supported; turn it off, or remove "
+                              "early_terminate from the sweep")
     points = expand(spec, count=config["sweep"]["count"], seed=config["sweep"]["seed"], defaults=defaults,
-                    context=context, resolve=lambda hp: resolve_accelerator(hp, auto))
-    asked = [p for p in points if p["params"].get("accelerator", defaults["accelerator"]) == "gpu"]
-    asked_by = ("sweep parameter 'accelerator'" if any("accelerator" in p["params"] for p in asked)
-                else "train.accelerator")
-    return Plan(spec, points, context, auto, gpu_asked=len(asked), gpu_asked_by=asked_by,
-                pack_size=int(config["train"].get("pack_size", 20)))
+                    context=context, resolve=lambda hp: resolve_accelerator(hp, auto),
+                    dedupe=config["sweep"].get("dedupe", True)) if spec.method != "bayes" else []
+    accel = next((p.name for p in spec.params if p.hparam == "accelerator"), None)
+    if spec.method == "bayes":
+        gpu_values = [v for p in spec.params if p.hparam == "accelerator" for v in p.values if v == "gpu"]
+        asked = [None] if gpu_values or defaults["accelerator"] == "gpu" else []
+    else:
+        asked = [p for p in points if (p["params"][accel] if accel else defaults["accelerator"]) == "gpu"]
+    asked_by = f"sweep parameter '{accel}'" if accel is not None and (
+        spec.method == "bayes" or any(accel in p["params"] for p in asked)) else "train.accelerator"
+    return Plan(spec, [] if spec.adaptive else points, context, auto, gpu_asked=len(asked), gpu_asked_by=asked_by,
+                pack_size=int(config["train"].get("pack_size", 20)), defaults=defaults)

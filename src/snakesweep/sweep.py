@@ -1,11 +1,13 @@
-"""W&B sweep configurations, expanded into a fixed, seeded table of points.
+"""W&B sweep configurations, read as W&B's engine reads them and expanded into a fixed, seeded table of points.
 
 A W&B sweep needs the W&B server even offline; here the same file is expanded locally and
-deterministically, so a sweep can be rerun, resumed and extended without a server.
+deterministically, so a sweep can be rerun, resumed and extended without a server. Parameters follow
+W&B's own inference and validation (distributions.py); `bayes` and `early_terminate: hyperband`
+become rounds and rungs of the workflow (rounds.py).
 
-Random draws are not taken from a shared random stream: each value is a hash of (seed, draw index,
-parameter name). Raising `count` therefore keeps every earlier point, and adding a parameter to the
-spec leaves the draws of the others unchanged.
+Random draws are not taken from a shared random stream: each value is the inverse CDF of a hash of
+(seed, draw index, parameter name). Raising `count` therefore keeps every earlier point, and adding a
+parameter to the spec leaves the draws of the others unchanged.
 """
 
 from __future__ import annotations
@@ -19,31 +21,51 @@ from pathlib import Path
 from typing import Any
 
 from . import SnakesweepError
+from .distributions import Dist, DistributionError, parse_distribution
 from .hparams import HPARAMS, check_point, coerce, effective
 from .io import load_yaml
 
-METHODS = ("grid", "random")
-LATER_METHODS = ("bayes",)
+METHODS = ("grid", "random", "bayes")
 METRICS = {"val_loss": "minimize", "val_roc_auc": "maximize", "train_loss": "minimize"}
-SPEC_KEYS = {"method", "metric", "parameters", "name", "description", "program", "command", "project",
-             "entity", "run_cap", "early_terminate"}
-PARAM_KEYS = {"values", "value", "distribution", "min", "max", "mu", "sigma", "q", "probabilities",
-              "parameters"}
-DISTRIBUTIONS = ("constant", "categorical", "int_uniform", "uniform", "log_uniform_values")
-LATER_DISTRIBUTIONS = ("q_uniform", "log_uniform", "q_log_uniform", "q_log_uniform_values",
-                       "inv_log_uniform", "inv_log_uniform_values", "normal", "q_normal", "log_normal",
-                       "q_log_normal", "beta", "q_beta")
+# W&B keys that describe the sweep for its server or its agent; read, and shown where useful, but they
+# change nothing here (`program`/`command`: the built-in trainer runs every point).
+INFORMATIVE_KEYS = {"name", "description", "project", "entity", "program", "command", "controller"}
+SPEC_KEYS = {"method", "metric", "parameters", "run_cap", "early_terminate"} | INFORMATIVE_KEYS
+METRIC_KEYS = {"name", "goal", "target", "impute", "impute_while_running"}
+IMPUTE = ("worst", "best", "latest")
+HYPERBAND_KEYS = {"type", "min_iter", "max_iter", "s", "eta", "strict"}
 SIGNIFICANT_DIGITS = 6
 MAX_DRAWS_PER_POINT = 200
 
 
 @dataclass(frozen=True)
 class Param:
-    name: str
-    distribution: str
-    values: tuple = ()
-    low: float | None = None
-    high: float | None = None
+    name: str  # as written in the sweep file; nested parameters joined with dots ("optim.learning_rate")
+    hparam: str  # the built-in trainer's hyperparameter it sets
+    dist: Dist
+
+    @property
+    def distribution(self) -> str:
+        return self.dist.distribution
+
+    @property
+    def values(self) -> tuple:
+        return self.dist.values
+
+
+@dataclass(frozen=True)
+class Hyperband:
+    """W&B's hyperband settings and the epochs ("bands") at which points are compared, as its engine
+    computes them (sweeps/hyperband_stopping.py)."""
+
+    bands: tuple[int, ...]
+    eta: float
+    strict: bool
+    written: dict
+
+    def rungs(self, max_epochs: int) -> list[int]:
+        """The epochs a point of `max_epochs` stops at to be compared: the bands below its length."""
+        return [b for b in self.bands if b < max_epochs]
 
 
 @dataclass(frozen=True)
@@ -54,10 +76,28 @@ class Spec:
     params: tuple[Param, ...]
     name: str
     run_cap: int | None
+    target: float | None = None
+    impute: str = "worst"
+    hyperband: Hyperband | None = None
 
     @property
     def names(self) -> list[str]:
         return [p.name for p in self.params]
+
+    @property
+    def adaptive(self) -> bool:
+        """Trained in rounds and rungs decided from results (bayes, hyperband, a target), not planned upfront."""
+        return self.method == "bayes" or self.hyperband is not None or self.target is not None
+
+    def reached(self, value) -> bool:
+        """Whether a metric value reaches `metric.target` (W&B: 'the goal for this value')."""
+        if self.target is None or not _finite(value):
+            return False
+        return value <= self.target if self.goal == "minimize" else value >= self.target
+
+
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def load_spec(path: str | Path) -> dict:
@@ -73,6 +113,7 @@ def load_spec(path: str | Path) -> dict:
 
 
 def _number(where: str, key: str, value: Any) -> float:
+    """A number, also when YAML 1.1 read it as a string ('1e-5')."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise SnakesweepError(f"{where}: '{key}' must be a number, found {value!r}")
     try:
@@ -84,113 +125,220 @@ def _number(where: str, key: str, value: Any) -> float:
     return out
 
 
+def _whole(where: str, key: str, value: Any, minimum: int) -> int:
+    out = _number(where, key, value)
+    if out != int(out) or out < minimum:
+        raise SnakesweepError(f"{where}: '{key}' must be a whole number >= {minimum}, found {value!r}")
+    return int(out)
+
+
+def hparam_for(name: str, where: str) -> str:
+    """The built-in hyperparameter a sweep parameter sets: its name, or the last part of a dotted name
+    (`model.learning_rate`), with hyphens read as underscores (`batch-size`)."""
+    leaf = name.rsplit(".", 1)[-1].replace("-", "_")
+    if leaf not in HPARAMS:
+        raise SnakesweepError(f"{where}: unknown hyperparameter '{name}'; the built-in trainer's are: "
+                              f"{', '.join(HPARAMS)} (a dotted name like model.learning_rate sets its last part)")
+    return leaf
+
+
+def flatten(params: Any, source: str, prefix: str = "") -> list[tuple[str, dict]]:
+    """W&B's nested `parameters` as (dotted name, body) pairs, in the order written."""
+    where = f"{source}: parameters" + (f".{prefix[:-1]}" if prefix else "")
+    if not isinstance(params, dict) or not params:
+        raise SnakesweepError(f"{where}: expected a non-empty mapping of parameter names to their values or "
+                              f"distributions, found {params!r}")
+    out = []
+    for name, body in params.items():
+        dotted = f"{prefix}{name}"
+        if isinstance(body, dict) and "parameters" in body:
+            extra = set(body) - {"parameters"}
+            if extra:
+                raise SnakesweepError(f"{source}: parameters.{dotted}: a nested 'parameters' block takes no other "
+                                      f"keys, found {sorted(extra)}")
+            out += flatten(body["parameters"], source, dotted + ".")
+        else:
+            out.append((dotted, body))
+    return out
+
+
+def _coerced(dist: Dist, hparam: str, where: str) -> Dist:
+    """The distribution with its values checked against the hyperparameter it sets."""
+    spec = HPARAMS[hparam]
+    if dist.values:
+        coerced, probs = [], []
+        for i, v in enumerate(dist.values):
+            c = coerce(hparam, v, where)
+            p = dist.probabilities[i] if dist.probabilities is not None else None
+            if c in coerced:  # `values: [1, 1.0]` is one value (its probabilities add up)
+                if p is not None:
+                    probs[coerced.index(c)] += p
+                continue
+            coerced.append(c)
+            probs.append(p)
+        return Dist(**{**dist.__dict__, "values": tuple(coerced),
+                       "probabilities": tuple(probs) if dist.probabilities is not None else None})
+    if not spec.continuous:
+        raise SnakesweepError(f"{where}: '{hparam}' takes one of {list(spec.choices or ())}: use 'values', not a "
+                              f"'{dist.distribution}' distribution")
+    if spec.kind == "int" and not dist.integer_valued:
+        raise SnakesweepError(f"{where}: '{hparam}' is an integer, and distribution '{dist.distribution}' gives "
+                              "fractions; use int_uniform, or a q_ distribution with a whole-number q")
+    lo, hi = dist.support()
+    for end, value in (("smallest", lo), ("largest", hi)):
+        if not math.isfinite(value):
+            bound = "below" if end == "smallest" else "above"
+            limit = spec.minimum if end == "smallest" else spec.maximum
+            if limit is not None:
+                raise SnakesweepError(f"{where}: distribution '{dist.distribution}' is unbounded {bound}, but "
+                                      f"'{hparam}' must stay {'>' if end == 'smallest' else '<'}= {limit}; use a "
+                                      "bounded or log-scaled distribution")
+            continue
+        coerce(hparam, int(value) if spec.kind == "int" else value,
+               f"{where}: the {end} value distribution '{dist.distribution}' can give")
+    return dist
+
+
 def _parse_param(name: str, body: Any, source: str) -> Param:
     where = f"{source}: parameters.{name}"
-    if name not in HPARAMS:
-        raise SnakesweepError(f"{where}: unknown hyperparameter '{name}'; expected one of: {', '.join(HPARAMS)}")
+    hparam = hparam_for(name, where)
     if not isinstance(body, dict):
-        raise SnakesweepError(f"{where}: expected a mapping with 'values', 'value' or 'min'/'max', found {body!r}")
-    unknown = set(body) - PARAM_KEYS
+        raise SnakesweepError(f"{where}: expected a mapping with 'values', 'value', 'min'/'max' or a "
+                              f"'distribution', found {body!r}")
+    try:
+        dist = parse_distribution(body, where)
+    except DistributionError as err:
+        raise SnakesweepError(str(err)) from None
+    return Param(name, hparam, _coerced(dist, hparam, where))
+
+
+def _metric(raw: Any, source: str) -> tuple[str, str, float | None, str]:
+    if raw is None:
+        return "val_loss", "minimize", None, "worst"
+    if not isinstance(raw, dict) or "name" not in raw:
+        raise SnakesweepError(f"{source}: 'metric' must be a mapping with 'name' and 'goal', found {raw!r}")
+    unknown = set(raw) - METRIC_KEYS
     if unknown:
-        raise SnakesweepError(f"{where}: unknown key(s) {sorted(unknown)}; expected some of {sorted(PARAM_KEYS)}")
-    if "parameters" in body:
-        raise SnakesweepError(f"{where}: nested 'parameters' are not supported yet")
-    dist = body.get("distribution")
-    if dist is not None and dist not in DISTRIBUTIONS:
-        if dist in LATER_DISTRIBUTIONS:
-            raise SnakesweepError(f"{where}: distribution '{dist}' is not supported yet; supported: "
-                                  f"{', '.join(DISTRIBUTIONS)}")
-        raise SnakesweepError(f"{where}: unknown distribution '{dist}'; expected one of: "
-                              f"{', '.join(DISTRIBUTIONS + LATER_DISTRIBUTIONS)}")
-    if "probabilities" in body:
-        raise SnakesweepError(f"{where}: 'probabilities' are not supported yet")
-    if "value" in body:
-        if dist not in (None, "constant"):
-            raise SnakesweepError(f"{where}: 'value' goes with distribution 'constant', found '{dist}'")
-        return Param(name, "constant", values=(coerce(name, body["value"], where),))
-    if "values" in body:
-        values = body["values"]
-        if dist not in (None, "categorical"):
-            raise SnakesweepError(f"{where}: 'values' goes with distribution 'categorical', found '{dist}'")
-        if not isinstance(values, list) or not values:
-            raise SnakesweepError(f"{where}: 'values' must be a non-empty list, found {values!r}")
-        coerced = []
-        for v in values:
-            c = coerce(name, v, where)
-            if c not in coerced:
-                coerced.append(c)
-        return Param(name, "categorical", values=tuple(coerced))
-    if dist in ("constant", "categorical"):
-        key = "value" if dist == "constant" else "values"
-        raise SnakesweepError(f"{where}: distribution '{dist}' needs '{key}', found keys {sorted(body)}")
-    if "min" not in body or "max" not in body:
-        raise SnakesweepError(f"{where}: expected 'values', 'value', or both 'min' and 'max'; found keys "
-                              f"{sorted(body)}")
-    raw_lo, raw_hi = body["min"], body["max"]
-    lo, hi = _number(where, "min", raw_lo), _number(where, "max", raw_hi)
-    if dist is None:
-        both_int = all(isinstance(v, int) and not isinstance(v, bool) for v in (raw_lo, raw_hi))
-        dist = "int_uniform" if both_int else "uniform"
-    if lo > hi:
-        raise SnakesweepError(f"{where}: 'min' ({raw_lo}) is greater than 'max' ({raw_hi})")
-    if not HPARAMS[name].continuous:
-        raise SnakesweepError(f"{where}: '{name}' takes one of {list(HPARAMS[name].choices or ())}: "
-                              f"use 'values', not a '{dist}' distribution")
-    if dist == "log_uniform_values" and lo <= 0:
-        raise SnakesweepError(f"{where}: log_uniform_values needs 'min' > 0, found {raw_lo}")
-    if dist == "int_uniform" and (lo != int(lo) or hi != int(hi)):
-        raise SnakesweepError(f"{where}: int_uniform needs integer 'min' and 'max', found {raw_lo}, {raw_hi}")
-    if HPARAMS[name].kind == "int" and dist != "int_uniform":
-        raise SnakesweepError(f"{where}: '{name}' is an integer: give integer 'min' and 'max' "
-                              f"(int_uniform), found {raw_lo}, {raw_hi} ({dist})")
-    # Both ends must be valid values of the parameter (e.g. learning_rate > 0).
-    coerce(name, int(lo) if dist == "int_uniform" else lo, where + ".min")
-    coerce(name, int(hi) if dist == "int_uniform" else hi, where + ".max")
-    return Param(name, dist, low=lo, high=hi)
+        raise SnakesweepError(f"{source}: metric: unknown key(s) {sorted(unknown)}; expected some of "
+                              f"{sorted(METRIC_KEYS)}")
+    name = raw["name"]
+    if name not in METRICS:
+        raise SnakesweepError(f"{source}: metric.name {name!r} is not a metric the built-in trainer records; "
+                              f"expected one of {list(METRICS)}")
+    goal = raw.get("goal")
+    if goal is None:
+        if METRICS[name] != "minimize":
+            # W&B's default goal is minimize: taken silently, it would choose the worst model.
+            raise SnakesweepError(f"{source}: metric.goal is missing: W&B would minimize {name}; write "
+                                  f"'goal: {METRICS[name]}' (or 'goal: minimize' if that is what you mean)")
+        goal = "minimize"
+    if goal not in ("minimize", "maximize"):
+        raise SnakesweepError(f"{source}: metric.goal must be 'minimize' or 'maximize', found {goal!r}")
+    target = raw.get("target")
+    if target is not None:
+        target = _number(f"{source}: metric", "target", target)
+    impute = raw.get("impute", "worst")
+    if impute not in IMPUTE:
+        raise SnakesweepError(f"{source}: metric.impute must be one of {list(IMPUTE)}, found {impute!r}")
+    running = raw.get("impute_while_running", "false")
+    if str(running).lower() not in ("false", *IMPUTE):
+        raise SnakesweepError(f"{source}: metric.impute_while_running must be one of "
+                              f"{['false', *IMPUTE]}, found {running!r}")
+    return name, goal, target, impute
+
+
+def hyperband_bands(cfg: dict) -> list[int]:
+    """The epochs at which W&B's engine compares runs (sweeps/hyperband_stopping.py): from `max_iter`
+    downwards, dividing by eta `s` times while the band stays >= 1; or from `min_iter` upwards."""
+    eta = cfg["eta"]
+    if "max_iter" in cfg:
+        band, bands = cfg["max_iter"], []
+        for _ in range(int(cfg["s"])):
+            band /= eta
+            if band < 1:
+                break
+            bands.append(int(band))
+    else:
+        bands = [int(cfg["min_iter"] * eta**k) for k in range(100) if cfg["min_iter"] * eta**k < 2**31]
+    return sorted(set(bands))
+
+
+def _hyperband(raw: Any, source: str) -> Hyperband | None:
+    if raw is None:
+        return None
+    where = f"{source}: early_terminate"
+    if not isinstance(raw, dict) or raw.get("type") != "hyperband":
+        found = raw.get("type") if isinstance(raw, dict) else raw
+        raise SnakesweepError(f"{where}: 'type' must be 'hyperband' (W&B's only early-termination method), "
+                              f"found {found!r}")
+    unknown = set(raw) - HYPERBAND_KEYS
+    if unknown:
+        raise SnakesweepError(f"{where}: unknown key(s) {sorted(unknown)}; expected some of {sorted(HYPERBAND_KEYS)}")
+    cfg: dict[str, Any] = {"eta": _number(where, "eta", raw.get("eta", 3))}
+    if cfg["eta"] <= 1:
+        raise SnakesweepError(f"{where}: 'eta' must be > 1, found {raw.get('eta')!r}")
+    strict = raw.get("strict", True)  # the engine's default (its schema fills true), whatever the docs say
+    if not isinstance(strict, bool):
+        raise SnakesweepError(f"{where}: 'strict' must be true or false, found {strict!r}")
+    if "max_iter" in raw:
+        if "s" not in raw:
+            # The docs suggest `s` is optional; W&B's engine refuses max_iter without it (schema anyOf).
+            raise SnakesweepError(f"{where}: 'max_iter' needs 's' (how many bands below max_iter), as W&B's "
+                                  "engine requires; or give 'min_iter' instead")
+        cfg["max_iter"] = _whole(where, "max_iter", raw["max_iter"], 1)
+        cfg["s"] = _number(where, "s", raw["s"])
+    elif "min_iter" in raw:
+        cfg["min_iter"] = _whole(where, "min_iter", raw["min_iter"], 1)
+    else:
+        raise SnakesweepError(f"{where}: needs 'min_iter', or 'max_iter' with 's'")
+    bands = hyperband_bands(cfg)
+    if not bands:
+        raise SnakesweepError(f"{where}: max_iter {cfg['max_iter']} / eta {cfg['eta']} leaves no band >= 1; "
+                              "raise max_iter or s, or lower eta")
+    return Hyperband(tuple(bands), cfg["eta"], strict, {k: v for k, v in raw.items() if k != "type"})
 
 
 def parse_spec(raw: dict, source: str = "sweep spec") -> Spec:
     """Validate a W&B sweep configuration and return it in normalised form."""
     unknown = set(raw) - SPEC_KEYS
     if unknown:
-        raise SnakesweepError(f"{source}: unknown key(s) {sorted(unknown)}; a W&B sweep configuration has "
-                              f"{sorted(SPEC_KEYS)}")
+        raise SnakesweepError(f"{source}: unknown or unsupported key(s) {sorted(unknown)}; a W&B sweep "
+                              f"configuration run here has {sorted(SPEC_KEYS)}")
     method = raw.get("method")
     if method is None:
         raise SnakesweepError(f"{source}: 'method' is missing; expected one of {list(METHODS)}")
-    if method in LATER_METHODS:
-        raise SnakesweepError(f"{source}: method '{method}' is not supported yet; use one of {list(METHODS)}")
     if method not in METHODS:
         raise SnakesweepError(f"{source}: unknown method {method!r}; expected one of {list(METHODS)}")
-    if raw.get("early_terminate") is not None:
-        raise SnakesweepError(f"{source}: 'early_terminate' is not supported yet; remove it")
-    metric = raw.get("metric") or {"name": "val_loss", "goal": "minimize"}
-    if not isinstance(metric, dict) or "name" not in metric:
-        raise SnakesweepError(f"{source}: 'metric' must be a mapping with 'name' and 'goal', found {metric!r}")
-    if metric["name"] not in METRICS:
-        raise SnakesweepError(f"{source}: metric.name {metric['name']!r} is not a metric this workflow "
-                              f"records; expected one of {list(METRICS)}")
-    goal = metric.get("goal", METRICS[metric["name"]])
-    if goal not in ("minimize", "maximize"):
-        raise SnakesweepError(f"{source}: metric.goal must be 'minimize' or 'maximize', found {goal!r}")
-    params = raw.get("parameters")
-    if not isinstance(params, dict) or not params:
-        raise SnakesweepError(f"{source}: 'parameters' is missing or empty; expected a mapping of "
-                              "hyperparameter names to their values or distributions")
-    parsed = tuple(_parse_param(str(name), body, source) for name, body in params.items())
+    metric, goal, target, impute = _metric(raw.get("metric"), source)
+    if "parameters" not in raw:
+        raise SnakesweepError(f"{source}: 'parameters' is missing; expected a mapping of hyperparameter names "
+                              "to their values or distributions")
+    parsed = tuple(_parse_param(name, body, source) for name, body in flatten(raw["parameters"], source))
+    by_hparam: dict[str, str] = {}
+    for p in parsed:
+        if p.hparam in by_hparam:
+            raise SnakesweepError(f"{source}: parameters.{p.name} and parameters.{by_hparam[p.hparam]} both set "
+                                  f"'{p.hparam}'; keep one")
+        by_hparam[p.hparam] = p.name
     if method == "grid":
         for p in parsed:
-            if p.distribution not in ("constant", "categorical"):
-                raise SnakesweepError(f"{source}: parameters.{p.name}: grid search needs 'values' or 'value'; "
-                                      f"found a continuous '{p.distribution}' distribution")
+            try:
+                p.dist.grid_values()
+            except DistributionError:
+                raise SnakesweepError(f"{source}: parameters.{p.name}: grid search needs finitely many values "
+                                      f"('values', 'value', int_uniform or q_uniform); found a continuous "
+                                      f"'{p.distribution}' distribution") from None
+    if method == "bayes" and all(p.distribution == "constant" for p in parsed):
+        raise SnakesweepError(f"{source}: method bayes needs at least one parameter that varies")
     run_cap = raw.get("run_cap")
     if run_cap is not None and (not isinstance(run_cap, int) or isinstance(run_cap, bool) or run_cap < 1):
         raise SnakesweepError(f"{source}: 'run_cap' must be a positive integer, found {run_cap!r}")
     name = str(raw.get("name") or "sweep")
-    return Spec(method, metric["name"], goal, parsed, name, run_cap)
+    return Spec(method, metric, goal, parsed, name, run_cap, target, impute,
+                _hyperband(raw.get("early_terminate"), source))
 
 
-def _uniform01(seed: int, draw: int, name: str) -> float:
+def uniform01(seed: int, draw: int, name: str) -> float:
     digest = hashlib.sha256(f"{seed}/{draw}/{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
@@ -200,30 +348,25 @@ def _round(x: float) -> float:
     return float(f"{x:.{SIGNIFICANT_DIGITS}g}")
 
 
-def _draw(p: Param, u: float) -> Any:
-    if p.distribution in ("constant", "categorical"):
-        return p.values[min(int(u * len(p.values)), len(p.values) - 1)]
-    if p.distribution == "int_uniform":
-        lo, hi = int(p.low), int(p.high)
-        return lo + min(int(u * (hi - lo + 1)), hi - lo)
-    if p.distribution == "uniform":
-        return _round(p.low + u * (p.high - p.low))
-    if p.distribution == "log_uniform_values":
-        return _round(math.exp(math.log(p.low) + u * (math.log(p.high) - math.log(p.low))))
-    raise AssertionError(p.distribution)
+def value_at(p: Param, u: float) -> Any:
+    """The parameter's value at `u` in [0, 1): the inverse CDF of its distribution, as its hyperparameter."""
+    value = p.dist.ppf(u)
+    if isinstance(value, float):
+        value = _round(value)
+    # coerce: an int_uniform draw for a float parameter must be 1.0, as `values: [1]` gives.
+    return coerce(p.hparam, value, f"sweep parameter {p.name}")
 
 
 def candidates(spec: Spec, seed: int):
     """Yield the sweep's parameter sets in a fixed order: grid order, or the seeded random draws."""
     if spec.method == "grid":
-        for combo in itertools.product(*(p.values for p in spec.params)):
+        grids = [tuple(coerce(p.hparam, v, f"sweep parameter {p.name}") for v in p.dist.grid_values())
+                 for p in spec.params]
+        for combo in itertools.product(*grids):
             yield dict(zip(spec.names, combo, strict=True))
         return
-    draw = 0
-    while True:
-        # coerce: an int_uniform draw for a float parameter must be 1.0, as `values: [1]` gives.
-        yield {p.name: coerce(p.name, _draw(p, _uniform01(seed, draw, p.name)), "sweep") for p in spec.params}
-        draw += 1
+    for draw in itertools.count():
+        yield {p.name: value_at(p, uniform01(seed, draw, p.name)) for p in spec.params}
 
 
 def point_id(params: dict, context: dict) -> str:
@@ -233,34 +376,64 @@ def point_id(params: dict, context: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
-def expand(spec: Spec, *, count: int, seed: int, defaults: dict, context: dict, resolve=None) -> list[dict]:
-    """The sweep's points: a list of {"point": id, "params": swept values, "hparams": all values}.
+def shown(spec: Spec, params: dict, hparams: dict) -> dict:
+    """The swept values as the points table shows them: a setting without effect is left empty."""
+    kept = effective(hparams)
+    return {name: (value if spec_param.hparam in kept else None)
+            for (name, value), spec_param in zip(params.items(), spec.params, strict=True)}
 
-    Grid sweeps give every combination (capped by `run_cap`); random sweeps give `count` distinct
-    points. Parameter sets that train the same model (see hparams.effective) are one point.
-    `resolve` turns a point's hyperparameters into what the job will really use (e.g. accelerator
-    'auto' into 'cpu' or 'gpu') before the id is taken, so the id names what is trained.
+
+class PointMaker:
+    """Turns parameter sets into points, collapsing those that train the same model (`dedupe`)."""
+
+    def __init__(self, spec: Spec, *, defaults: dict, context: dict, resolve=None, dedupe: bool = True):
+        self.spec, self.defaults, self.context, self.resolve, self.dedupe = spec, defaults, context, resolve, dedupe
+        self.by_id: dict[str, dict] = {}
+        self.copies: dict[str, int] = {}  # with dedupe off: copies made of each model so far
+
+    def make(self, params: dict, draw: int, extra: dict | None = None) -> tuple[dict, bool]:
+        """The point for `params` and whether it is new; a repeat only records its draw."""
+        hparams = {**self.defaults, **{p.hparam: params[p.name] for p in self.spec.params}}
+        if self.resolve is not None:
+            hparams = self.resolve(hparams)
+        check_point(hparams, f"sweep point {params}")
+        pid = point_id(hparams, self.context)
+        if pid in self.by_id and not self.dedupe:
+            # Kept apart on request: a copy of the same model, with an id of its own.
+            self.copies[pid] = self.copies.get(pid, 0) + 1
+            pid = point_id(hparams, {**self.context, "copy": self.copies[pid]})
+        if pid in self.by_id:
+            self.by_id[pid]["draws"].append(draw)
+            return self.by_id[pid], False
+        point = {"point": pid, "params": shown(self.spec, params, hparams), "hparams": hparams, "draws": [draw],
+                 **(extra or {})}
+        self.by_id[pid] = point
+        return point, True
+
+
+def expand(spec: Spec, *, count: int, seed: int, defaults: dict, context: dict, resolve=None,
+           dedupe: bool = True) -> list[dict]:
+    """The sweep's points: a list of {"point": id, "params": swept values, "hparams": all values, "draws"}.
+
+    Grid sweeps give every combination, random sweeps `count` distinct points; `run_cap` caps both.
+    Parameter sets that train the same model (see hparams.effective) are one point, which lists the
+    draws it stands for, unless `dedupe` is off. `resolve` turns a point's hyperparameters into what
+    the job will really use (e.g. accelerator 'auto' into 'cpu' or 'gpu') before the id is taken.
     """
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise SnakesweepError(f"sweep.count must be a positive integer, found {count!r}")
-    wanted = spec.run_cap if spec.method == "grid" else count
-    points, seen = [], set()
+    if spec.method == "bayes":
+        raise ValueError("bayes points are proposed round by round (rounds.py), not expanded")
+    wanted = spec.run_cap if spec.method == "grid" else min(count, spec.run_cap or count)
+    maker = PointMaker(spec, defaults=defaults, context=context, resolve=resolve, dedupe=dedupe)
+    points = []
     for draw, params in enumerate(candidates(spec, seed)):
         if wanted is not None and len(points) >= wanted:
             break
-        if spec.method != "grid" and draw >= MAX_DRAWS_PER_POINT * count:
+        if spec.method != "grid" and draw >= MAX_DRAWS_PER_POINT * wanted:
             raise SnakesweepError(f"sweep: only {len(points)} distinct points could be drawn, sweep.count "
-                                  f"asks for {count}; lower sweep.count or widen the parameters")
-        hparams = {**defaults, **params}
-        if resolve is not None:
-            hparams = resolve(hparams)
-        check_point(hparams, f"sweep point {params}")
-        if hparams.get("hidden_layers") == 0 and "hidden_neurons" in params:
-            # The width of a missing layer is meaningless: show it as empty rather than a value.
-            params = {**params, "hidden_neurons": None}
-        pid = point_id(hparams, context)
-        if pid in seen:
-            continue
-        seen.add(pid)
-        points.append({"point": pid, "params": params, "hparams": hparams})
+                                  f"asks for {wanted}; lower sweep.count or widen the parameters")
+        point, new = maker.make(params, draw)
+        if new:
+            points.append(point)
     return points

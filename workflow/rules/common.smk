@@ -1,4 +1,5 @@
 # Helpers shared by the rules: config validation, the sweep plan, and input/param functions.
+import itertools
 import math
 import os
 import sys
@@ -20,6 +21,7 @@ os.environ.update(
 from snakesweep import SnakesweepError
 from snakesweep.io import read_json
 from snakesweep.pack import error_count
+from snakesweep.rounds import round_settings, stage_folder
 from snakesweep.plan import (
     AUTO_ENV,
     check_config,
@@ -50,6 +52,9 @@ if PLAN.auto_accelerator:
 POINTS = PLAN.ids
 SPEC = PLAN.spec
 PACKS = PLAN.packs
+# bayes, hyperband and metric.target: points decided round by round (rules/rounds.smk), not upfront.
+ADAPTIVE = SPEC.adaptive
+ROUNDS = round_settings(PLAN, config) if ADAPTIVE else None
 
 
 def mem_mb_for_data(base, per_input_mb):
@@ -145,7 +150,145 @@ def chosen_point(wildcards):
 
 
 def per_point(pattern):
-    return expand(pattern, point=POINTS)
+    """Every point's file, for a sweep planned upfront; an adaptive sweep's points are known only once
+    their rounds are done, and its points table (an input wherever this is) stands for them.
+    """
+    return [] if ADAPTIVE else expand(pattern, point=POINTS)
+
+
+def round_file(r):
+    return f"results/sweep/rounds/{r}.json"
+
+
+def done_file(r):
+    return f"results/sweep/rounds/{r}.done.json"
+
+
+def walk_rounds():
+    """The proposal of every round with points, up to the last; asking for the next proposal makes
+    Snakemake run the rounds before it (a checkpoint's get() raises until its file exists).
+    """
+    files = []
+    for r in itertools.count():
+        record = read_json(checkpoints.propose_round.get(round=r).output[0])
+        if record["points"]:
+            files.append(round_file(r))
+        if record["last"]:
+            return files
+
+
+def walk_rungs(r):
+    """The rung tables of round r, up to the one after which no point trains further."""
+    files = []
+    for k in itertools.count():
+        path = checkpoints.select_rung.get(round=r, rung=k).output[0]
+        files.append(path)
+        if read_json(path)["final"]:
+            return files
+
+
+def stage_records(rung_table):
+    """The pack records of one rung."""
+    record = read_json(rung_table)
+    return [
+        f"results/sweep/rounds/{record['round']}/rung{record['rung']}/{p['id']}.json"
+        for p in record["packs"]
+    ]
+
+
+def propose_inputs(wildcards):
+    return {
+        "spec": config["sweep"]["file"],
+        "done": [done_file(r) for r in range(int(wildcards.round))],
+    }
+
+
+def rung_inputs(wildcards):
+    r, k = int(wildcards.round), int(wildcards.rung)
+    if k == 0:
+        return {"round_file": round_file(r)}
+    previous = checkpoints.select_rung.get(round=r, rung=k - 1).output[0]
+    return {
+        "round_file": round_file(r),
+        "previous": previous,
+        "stages": stage_records(previous),
+        "done": [done_file(i) for i in range(r)],
+    }
+
+
+def finish_inputs(wildcards):
+    rungs = walk_rungs(int(wildcards.round))
+    return {
+        "round_file": round_file(wildcards.round),
+        "rungs": rungs,
+        "stages": [s for f in rungs for s in stage_records(f)],
+    }
+
+
+def collect_inputs(wildcards):
+    rounds = walk_rounds()
+    done = [done_file(read_json(f)["round"]) for f in rounds]
+    return {"rounds": rounds, "done": done}
+
+
+def stage_pack(wildcards, input):
+    """The stage's pack: its accelerator and its points' epochs, from the rung table."""
+    record = read_json(input.rung)
+    pack = next(p for p in record["packs"] if p["id"] == wildcards.pack)
+    epochs = [t["epochs"] for t in record["train"] if t["pack"] == wildcards.pack]
+    return pack["accelerator"], epochs
+
+
+def stage_gpu(wildcards, input):
+    return 1 if stage_pack(wildcards, input)[0] == "gpu" else 0
+
+
+def stage_mem_mb(wildcards, input, attempt):
+    base = 2000 if stage_pack(wildcards, input)[0] == "gpu" else 700
+    return int((base + 4 * input.size_mb) * attempt)
+
+
+def stage_runtime(wildcards, input, attempt):
+    """As pack_runtime, for the epochs of this stage."""
+    epochs = stage_pack(wildcards, input)[1]
+    tens = sum(max(1.0, e / 10) for e in epochs)
+    return max(1, math.ceil((60 + tens * (5 + 60 * input.size_mb)) * attempt / 60))
+
+
+def stage_errors(wildcards):
+    """Real errors recorded for the stage's points: a new one makes the stage run again."""
+    record = read_json(
+        f"results/sweep/rounds/{wildcards.round}/rung{wildcards.rung}.json"
+    )
+    counts = {
+        t["point"]: error_count(stage_folder(t["point"], t["epochs"]))
+        for t in record["train"]
+        if t["pack"] == wildcards.pack
+    }
+    return {p: n for p, n in counts.items() if n}
+
+
+def stage_set_resources():
+    """The profile's set-resources `train` (and `train_gpu` for GPU packs) for the stages' packs too."""
+    stage = workflow.get_rule("train_stage")
+    train = workflow.resource_settings.overwrite_resources.get("train") or {}
+    gpu = workflow.resource_settings.overwrite_resources.get("train_gpu") or {}
+    stage.resources.update(train)
+    for key, value in gpu.items():
+        cpu_value = stage.resources.get(key, 0 if key == "gpu" else None)
+
+        def pick(wildcards, input, attempt, value=value, cpu_value=cpu_value):
+            if stage_pack(wildcards, input)[0] != "gpu":
+                return (
+                    cpu_value(wildcards, input, attempt)
+                    if callable(cpu_value)
+                    else cpu_value
+                )
+            return value
+
+        stage.resources[key] = pick
+    if "gres" in gpu and "gpu" not in gpu:
+        stage.resources["gpu"] = 0
 
 
 def tracking_params():
@@ -180,6 +323,7 @@ def all_targets():
         # Asked for directly: Snakemake remakes a missing file only when something asks for it, and
         # the summary that reads it is otherwise up to date (its inputs are not newer).
         *per_point("results/points/{point}/metrics.json"),
+        *(["results/plots/rungs.svg"] if ADAPTIVE else []),
     ]
 
 

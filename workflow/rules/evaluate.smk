@@ -20,7 +20,6 @@ rule summarize:
     conda:
         "../../environment.yml"
     params:
-        points=POINTS,
         names=SPEC.names,
         metric=SPEC.metric,
         goal=SPEC.goal,
@@ -69,7 +68,6 @@ rule plot_sweep:
     conda:
         "../../environment.yml"
     params:
-        points=POINTS,
         names=SPEC.names,
         metric=SPEC.metric,
         goal=SPEC.goal,
@@ -101,7 +99,6 @@ checkpoint choose_best:
     conda:
         "../../environment.yml"
     params:
-        points=POINTS,
         metric=SPEC.metric,
         goal=SPEC.goal,
     script:

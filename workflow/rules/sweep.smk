@@ -1,21 +1,28 @@
-rule plan_sweep:
-    input:
-        config["sweep"]["file"],
-    output:
-        report(
-            "results/sweep/points.tsv",
-            caption="../report/points.rst",
-            category="Sweep",
-        ),
-    log:
-        "results/logs/plan_sweep.log",
-    conda:
-        "../../environment.yml"
-    params:
-        rows=PLAN.rows(),
-        names=SPEC.names,
-    script:
-        "../scripts/plan_sweep.py"
+# A sweep planned upfront lists its points here; an adaptive one collects them from its rounds
+# (rules/rounds.smk).
+if not ADAPTIVE:
+
+    rule plan_sweep:
+        input:
+            config["sweep"]["file"],
+        output:
+            report(
+                "results/sweep/points.tsv",
+                caption="../report/points.rst",
+                category="Sweep",
+            ),
+        log:
+            "results/logs/plan_sweep.log",
+        conda:
+            "../../environment.yml"
+        params:
+            rows=PLAN.rows(),
+            names=[*SPEC.names, "draws"],
+        script:
+            "../scripts/plan_sweep.py"
+
+    localrules:
+        plan_sweep,
 
 
 # One rule per pack: a rule's outputs cannot depend on a wildcard, and a pack's outputs are its points'.
@@ -82,7 +89,5 @@ rule learning_curves:
         "results/logs/learning_curves.log",
     conda:
         "../../environment.yml"
-    params:
-        points=POINTS,
     script:
         "../scripts/learning_curves.py"

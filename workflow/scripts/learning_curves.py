@@ -3,7 +3,9 @@ import sys
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
 from snakesweep.curves import collect_curves
-from snakesweep.jobs import run_logged
+from snakesweep.jobs import run_logged, sweep_points
 
-run_logged(collect_curves, points=snakemake.params.points, metric_files=list(snakemake.input.metrics),
+points, metrics = sweep_points(snakemake.input.points)
+
+run_logged(collect_curves, points=points, metric_files=metrics,
            out=snakemake.output[0])

@@ -1,0 +1,22 @@
+import sys
+
+sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
+
+from snakesweep.jobs import run_logged
+from snakesweep.rounds import run_stage
+
+run_logged(
+    run_stage,
+    round_file=snakemake.input.round_file,
+    rung_file=snakemake.input.rung,
+    pack=snakemake.wildcards.pack,
+    out=snakemake.output[0],
+    train=snakemake.input.train,
+    val=snakemake.input.val,
+    labels=snakemake.input.labels,
+    threads=snakemake.params.torch_threads,
+    logs_dir=snakemake.params.logs_dir,
+    tracking={**snakemake.params.tracking, "run_dir": snakemake.params.wandb_dir},
+    bootstrap=snakemake.params.bootstrap,
+    bootstrap_seed=snakemake.params.bootstrap_seed,
+)

@@ -241,7 +241,11 @@ def select_rung(*, settings: dict, round: int, rung: int, round_file: str, previ
             for t in open_points:
                 h = [sign * v for v in history[t["point"]]]
                 status = read_json(stage_folder(t["point"], band) / "metrics.json")["status"]
-                if status != "ok" or len(h) < band:
+                if status == "ok" and len(h) < band:
+                    # A decision on a missing history would silently drop the point from the comparison.
+                    raise SnakesweepError(f"{stage_folder(t['point'], band) / 'history.csv'} is missing or short "
+                                          f"({len(h)} of {band} epochs); delete that folder and run again")
+                if status != "ok":
                     decision, value = "finished", None  # diverged or failed: nothing to resume
                 else:
                     value = h[band - 1] if spec.hyperband.strict else min(h[:band])
@@ -307,7 +311,7 @@ def finish_round(*, settings: dict, round_file: str, rung_files: list[str], out:
         for d in record["decisions"]:
             if d["decision"] == "stop":
                 stop_reason[d["point"]] = (
-                    f"stopped by hyperband at epoch {record['band']} (rung {rung - 1}): {spec.metric} "
+                    f"stopped by hyperband at epoch {record['band']}: {spec.metric} "
                     f"{d['value']:.6g} is worse than the threshold {record['threshold']:.6g}")
     out_points = []
     for p in points:

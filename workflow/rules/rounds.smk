@@ -44,7 +44,8 @@ checkpoint select_rung:
     conda:
         "../../environment.yml"
     params:
-        settings=ROUNDS,
+        # Only what the rung's decisions read: other settings' changes leave the rounds done alone.
+        settings={k: ROUNDS[k] for k in ("spec_file", "pack_size")},
     script:
         "../scripts/select_rung.py"
 
@@ -95,7 +96,7 @@ rule finish_round:
     conda:
         "../../environment.yml"
     params:
-        settings=ROUNDS,
+        settings={"spec_file": ROUNDS["spec_file"]},
     script:
         "../scripts/finish_round.py"
 

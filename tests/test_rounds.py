@@ -11,7 +11,16 @@ import pytest
 
 from snakesweep import SnakesweepError
 from snakesweep.hparams import HPARAMS
-from snakesweep.rounds import hyperband_threshold, observed_value, propose_bayes, stages_of, target_reached
+from snakesweep.rounds import (
+    hyperband_threshold,
+    is_last,
+    observed_value,
+    per_round,
+    propose_bayes,
+    round_size_of,
+    stages_of,
+    target_reached,
+)
 from snakesweep.sweep import expand, hyperband_bands, parse_spec
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -73,6 +82,15 @@ def test_bad_early_terminate_is_refused_naming_the_key(et, needle):
 
 def test_strict_defaults_to_true_as_the_engine_fills_it():
     assert spec(early_terminate={"type": "hyperband", "min_iter": 1}).hyperband.strict is True
+
+
+def test_round_sizes_depend_on_the_count_only_where_it_is_reached():
+    assert [round_size_of(r, 7, 3) for r in range(4)] == [3, 3, 1, 0]
+    assert [round_size_of(r, 9, 3) for r in range(4)] == [3, 3, 3, 0]  # rounds 0 and 1 as with 7
+    assert [is_last(r, 3, 7, 3) for r in range(2)] == [False, False] and is_last(2, 1, 7, 3)
+    assert is_last(0, 2, 7, 3)  # a short round (search space exhausted, target reached) ends the sweep
+    assert per_round(spec(), 10, 40) == 40  # no target, no bayes: one round
+    assert per_round(spec(metric={**METRIC, "target": 0.1}), 10, 40) == 10
 
 
 # --- metric: target, impute, goal ---------------------------------------------------------------------

@@ -284,3 +284,24 @@ def test_cluster_resources_come_from_the_profile(tmp_path):
     for job in pack_jobs(dry).values():
         assert "cpus_per_task=2" in job["resources"], job["resources"]
     assert sorted(re.findall(r"gpu=(\d)", " ".join(j["resources"] for j in pack_jobs(dry).values()))) == ["0", "1"]
+
+
+def test_bayes_rounds_with_hyperband_rungs_on_slurm_match_a_local_run(tmp_path):
+    """An adaptive sweep on the cluster: each rung's packs are SLURM jobs (train_stage), the decisions
+    between them run where Snakemake runs, and the result equals a local run's."""
+    spec = {"method": "bayes", "metric": {"name": "val_loss", "goal": "minimize"},
+            "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2},
+            "parameters": {"learning_rate": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1}}}
+    settings = {"sweep.round_size": 3}
+    wd = make_workdir(tmp_path / "slurm", points=6, epochs=2, sweep=spec, **settings)
+    use_cluster_profile(wd)
+    slurm_run(wd)
+    local = make_workdir(tmp_path / "local", points=6, epochs=2, sweep=spec, **settings)
+    snakemake(local, "--cores", "2")
+    pd.testing.assert_frame_equal(summary(local), summary(wd))
+    submitted = jobs(wd)
+    assert set(submitted["rule"]) == {"train_stage"} and (submitted["state"] == "COMPLETED").all(), submitted
+    # Two rounds of two rungs (all three to epoch 1, then those under W&B's threshold to epoch 2; at
+    # most two of six points are over it): one pack each.
+    assert len(submitted) == 4
+    assert set(summary(wd)["status"]) == {"ok", "stopped"}

@@ -4,12 +4,13 @@ example sweep file, on tiny settings with real Snakemake runs."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
-from e2e import REPO, make_workdir, snakemake
+from e2e import REPO, edit_config, make_workdir, snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +45,7 @@ def bayes_runs(tmp_path_factory):
 def test_bayes_trains_in_rounds_each_proposed_from_the_finished_points(bayes_runs):
     wd = bayes_runs[0]
     rounds = [read(wd / f"results/sweep/rounds/{r}.json") for r in (0, 1)]
-    assert [len(r["points"]) for r in rounds] == [2, 2] and rounds[1]["last"]
+    assert [len(r["points"]) for r in rounds] == [2, 2]
     assert not (wd / "results/sweep/rounds/2.json").exists()
     # Round 1 was proposed after round 0 had finished: its proposal is newer than round 0's results.
     done0 = wd / "results/sweep/rounds/0.done.json"
@@ -73,6 +74,14 @@ def test_a_bayes_run_killed_between_rounds_resumes_in_its_round(tmp_path):
     snakemake(wd, "--cores", "2")
     assert (wd / "results/sweep/rounds/0.json").read_bytes() == before
     assert len(summary(wd)) == 4
+    # Raising sweep.count adds a round; the rounds done are neither proposed nor trained again.
+    done = {f: f.stat().st_mtime_ns for f in (wd / "results/sweep/rounds").rglob("*.json")}
+    edit_config(wd, **{"sweep.count": 5})
+    out = snakemake(wd, "--cores", "2")
+    assert {f: f.stat().st_mtime_ns for f in done} == done
+    assert len(read(wd / "results/sweep/rounds/2.json")["points"]) == 1
+    assert out.stderr.count("rule train_stage:") == 1
+    assert len(summary(wd)) == 5
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +132,25 @@ def test_a_resumed_point_equals_one_trained_straight_through(hyperband_run, tmp_
         for name, tensor in state.items():
             assert torch.equal(resumed["optimizer_state"]["state"][idx][name], tensor), (idx, name)
     assert read(straight["metrics.json"])["val_loss"] == rec["val_loss"]
+
+
+def test_hyperband_with_the_same_seed_gives_the_same_summary(hyperband_run, tmp_path):
+    again = make_workdir(tmp_path, points=8, epochs=4, sweep=HYPERBAND)
+    snakemake(again, "--cores", "2")
+    pd.testing.assert_frame_equal(summary(hyperband_run), summary(again))
+
+
+def test_a_deleted_point_of_an_adaptive_sweep_is_made_again(hyperband_run):
+    wd = hyperband_run
+    s = summary(wd)
+    point = s.loc[s["status"] == "ok", "point"].iloc[0]
+    folder = wd / "results/points" / point
+    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.suffix in (".csv", ".pt")}
+    shutil.rmtree(folder)
+    snakemake(wd, "--cores", "2")
+    after = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.suffix in (".csv", ".pt")}
+    assert after == before
+    pd.testing.assert_frame_equal(summary(wd).drop(columns="point"), s.drop(columns="point"))
 
 
 def test_metric_target_stops_the_rounds(tmp_path):

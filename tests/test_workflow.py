@@ -28,7 +28,8 @@ def tiny_run(tmp_path_factory):
 def test_summary_has_one_ok_row_per_point_sorted_by_metric(tiny_run):
     points = pd.read_csv(tiny_run / "results/sweep/points.tsv", sep="\t")
     summary = pd.read_csv(tiny_run / "results/summary.tsv", sep="\t")
-    assert list(points.columns) == ["point", "hidden_layers", "hidden_neurons", "learning_rate"]
+    assert list(points.columns) == ["point", "hidden_layers", "hidden_neurons", "learning_rate", "draws"]
+    assert points["draws"].astype(str).str.fullmatch(r"\d+(,\d+)*").all()
     assert len(points) == 3 and points["point"].is_unique
     assert set(summary["point"]) == set(points["point"])
     for col in ["point", "hidden_layers", "hidden_neurons", "learning_rate", "status", "val_loss",

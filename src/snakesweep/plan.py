@@ -18,7 +18,7 @@ from .gpu import AUTO_ENV
 from .hparams import defaults_from_config
 from .io import load_yaml
 from .split import check_fractions
-from .sweep import Spec, expand, load_spec, parse_spec
+from .sweep import Spec, expand, load_spec, parse_spec, total_points
 
 # The modules whose code determines a trained point's result: editing them gives new point ids, so a
 # result is never mixed up with one that older code produced.
@@ -65,6 +65,7 @@ class Plan:
     gpu_asked: int = 0  # points whose accelerator is 'gpu' as written (not 'auto')
     gpu_asked_by: str = "train.accelerator"
     defaults: dict | None = None  # every hyperparameter's value where the sweep does not set it
+    total: int = 0  # the most points the sweep trains (an adaptive sweep may stop before)
 
     pack_size: int = 1
 
@@ -260,4 +261,5 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
     asked_by = f"sweep parameter '{accel}'" if accel is not None and (
         spec.method == "bayes" or any(accel in p["params"] for p in asked)) else "train.accelerator"
     return Plan(spec, [] if spec.adaptive else points, context, auto, gpu_asked=len(asked), gpu_asked_by=asked_by,
-                pack_size=int(config["train"].get("pack_size", 20)), defaults=defaults)
+                pack_size=int(config["train"].get("pack_size", 20)), defaults=defaults,
+                total=total_points(spec, config["sweep"]["count"], len(points)))

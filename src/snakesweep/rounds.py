@@ -44,12 +44,22 @@ def stage_folder(point: str, epochs: int) -> Path:
     return point_folder(point) / STAGE.format(epochs=epochs)
 
 
-def total_points(spec: Spec, count: int) -> int | None:
-    """How many points the sweep trains at most: sweep.count (random, bayes) or every combination
-    (grid), capped by run_cap."""
-    if spec.method == "grid":
-        return spec.run_cap
-    return min(count, spec.run_cap or count)
+def per_round(spec: Spec, round_size: int, total: int) -> int:
+    """Points per round: sweep.round_size for bayes and for a sweep with a target (which is checked
+    between rounds), otherwise every point in one round (hyperband's rungs need no more)."""
+    return round_size if spec.method == "bayes" or spec.target is not None else max(total, 1)
+
+
+def round_size_of(r: int, total: int, size: int) -> int:
+    """How many points round r proposes. It depends on sweep.count only for the round that reaches it,
+    so raising the count leaves the rounds done untouched and adds rounds after them."""
+    return max(0, min(size, total - r * size))
+
+
+def is_last(r: int, proposed: int, total: int, size: int) -> bool:
+    """A round is the last when it came out short (target reached, search space exhausted) or the
+    count is reached."""
+    return proposed < round_size_of(r, total, size) or round_size_of(r + 1, total, size) == 0
 
 
 # --- results of finished points -----------------------------------------------------------------------
@@ -91,33 +101,27 @@ def target_reached(spec: Spec, points: list[dict]) -> dict | None:
 # --- proposing a round ----------------------------------------------------------------------------------
 
 
-def propose(*, settings: dict, round: int, done_files: list[str], out: str) -> dict:
-    """The points of round `round`: `last` says whether it is the sweep's last round."""
+def propose(*, settings: dict, round: int, size: int, start: int, done_files: list[str], out: str) -> dict:
+    """The points of round `round`: up to `size` new points; for a grid or random sweep, the planned
+    points from index `start` on."""
     spec = spec_from(settings)
     done = finished(done_files)
-    total = total_points(spec, settings["count"])
-    trained = len(done)
     reached = target_reached(spec, done)
-    record = {"round": round, "points": [], "last": True, "note": ""}
+    record = {"round": round, "size": size, "points": [], "note": ""}
     if reached is not None:
         record["note"] = (f"metric.target {spec.target} reached by point {reached['point']} ({spec.metric} = "
                           f"{reached['value']}): no further round")
     elif spec.method == "bayes":
-        size = min(settings["round_size"], total - trained)
         record["points"] = propose_bayes(spec, settings, round, done, size) if size > 0 else []
-        if not record["points"] and size > 0:
-            record["note"] = "the search space holds no point not trained yet"
-        record["last"] = not record["points"] or trained + len(record["points"]) >= total
+        if len(record["points"]) < size:
+            record["note"] = "the search space holds no further point not trained yet"
     else:
-        everything = static_points(spec, settings)
-        size = settings["round_size"] if spec.target is not None else len(everything)
-        record["points"] = everything[round * size:(round + 1) * size]
-        record["last"] = (round + 1) * size >= len(everything)
+        record["points"] = static_points(spec, settings, start + size)[start:start + size]
     for p in record["points"]:
         p["round"] = round
     write_json(out, record)
-    print(f"round {round}: {len(record['points'])} point(s){'; the last round' if record['last'] else ''}"
-          + (f"; {record['note']}" if record["note"] else ""))
+    note = f"; {record['note']}" if record["note"] else ""
+    print(f"round {round}: {len(record['points'])} point(s) of {size}{note}")
     return record
 
 
@@ -129,11 +133,11 @@ def _maker(spec: Spec, settings: dict) -> PointMaker:
                       resolve=lambda hp: resolve_accelerator(hp, auto), dedupe=settings["dedupe"])
 
 
-def static_points(spec: Spec, settings: dict) -> list[dict]:
+def static_points(spec: Spec, settings: dict, count: int) -> list[dict]:
     from .plan import resolve_accelerator
 
     auto = settings.get("auto")
-    return expand(spec, count=settings["count"], seed=settings["seed"], defaults=settings["defaults"],
+    return expand(spec, count=max(count, 1), seed=settings["seed"], defaults=settings["defaults"],
                   context=settings["context"], resolve=lambda hp: resolve_accelerator(hp, auto),
                   dedupe=settings["dedupe"])
 
@@ -351,10 +355,10 @@ def collect_points(*, round_files: list[str], names: list[str], out: str) -> Non
 
 
 def round_settings(plan, config: dict) -> dict:
-    """Everything a round's job needs to rebuild the plan's decisions, as plain data for Snakemake params."""
+    """What a round's job needs to rebuild the plan's decisions, as plain data for Snakemake params; not
+    sweep.count (see round_size_of)."""
     return {
         "spec_file": config["sweep"]["file"],
-        "count": config["sweep"]["count"],
         "seed": config["sweep"]["seed"],
         "round_size": config["sweep"]["round_size"],
         "dedupe": config["sweep"]["dedupe"],

@@ -338,6 +338,14 @@ def parse_spec(raw: dict, source: str = "sweep spec") -> Spec:
                 _hyperband(raw.get("early_terminate"), source))
 
 
+def total_points(spec: Spec, count: int, planned: int | None = None) -> int:
+    """How many points the sweep trains at most: sweep.count (random, bayes), capped by run_cap; for a
+    grid, its `planned` combinations (already capped)."""
+    if spec.method == "grid":
+        return int(planned or 0)
+    return min(count, spec.run_cap or count)
+
+
 def uniform01(seed: int, draw: int, name: str) -> float:
     digest = hashlib.sha256(f"{seed}/{draw}/{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
@@ -389,7 +397,6 @@ class PointMaker:
     def __init__(self, spec: Spec, *, defaults: dict, context: dict, resolve=None, dedupe: bool = True):
         self.spec, self.defaults, self.context, self.resolve, self.dedupe = spec, defaults, context, resolve, dedupe
         self.by_id: dict[str, dict] = {}
-        self.copies: dict[str, int] = {}  # with dedupe off: copies made of each model so far
 
     def make(self, params: dict, draw: int, extra: dict | None = None) -> tuple[dict, bool]:
         """The point for `params` and whether it is new; a repeat only records its draw."""
@@ -399,9 +406,12 @@ class PointMaker:
         check_point(hparams, f"sweep point {params}")
         pid = point_id(hparams, self.context)
         if pid in self.by_id and not self.dedupe:
-            # Kept apart on request: a copy of the same model, with an id of its own.
-            self.copies[pid] = self.copies.get(pid, 0) + 1
-            pid = point_id(hparams, {**self.context, "copy": self.copies[pid]})
+            # Kept apart on request: the next copy of the same model not made yet (also by an earlier
+            # round), with an id of its own.
+            copy = 1
+            while point_id(hparams, {**self.context, "copy": copy}) in self.by_id:
+                copy += 1
+            pid = point_id(hparams, {**self.context, "copy": copy})
         if pid in self.by_id:
             self.by_id[pid]["draws"].append(draw)
             return self.by_id[pid], False

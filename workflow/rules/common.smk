@@ -21,7 +21,13 @@ os.environ.update(
 from snakesweep import SnakesweepError
 from snakesweep.io import read_json
 from snakesweep.pack import error_count
-from snakesweep.rounds import round_settings, stage_folder
+from snakesweep.rounds import (
+    is_last,
+    per_round,
+    round_settings,
+    round_size_of,
+    stage_folder,
+)
 from snakesweep.plan import (
     AUTO_ENV,
     check_config,
@@ -55,6 +61,7 @@ PACKS = PLAN.packs
 # bayes, hyperband and metric.target: points decided round by round (rules/rounds.smk), not upfront.
 ADAPTIVE = SPEC.adaptive
 ROUNDS = round_settings(PLAN, config) if ADAPTIVE else None
+PER_ROUND = per_round(SPEC, config["sweep"]["round_size"], PLAN.total)
 
 
 def mem_mb_for_data(base, per_input_mb):
@@ -170,11 +177,22 @@ def walk_rounds():
     """
     files = []
     for r in itertools.count():
-        record = read_json(checkpoints.propose_round.get(round=r).output[0])
-        if record["points"]:
+        proposed = len(
+            read_json(checkpoints.propose_round.get(round=r).output[0])["points"]
+        )
+        if proposed:
             files.append(round_file(r))
-        if record["last"]:
+        if is_last(r, proposed, PLAN.total, PER_ROUND):
             return files
+
+
+def round_size(wildcards):
+    return round_size_of(int(wildcards.round), PLAN.total, PER_ROUND)
+
+
+def round_start(wildcards):
+    """Where round r's points begin in a grid or random sweep's planned list."""
+    return int(wildcards.round) * PER_ROUND
 
 
 def walk_rungs(r):
@@ -256,16 +274,31 @@ def stage_runtime(wildcards, input, attempt):
 
 
 def stage_errors(wildcards):
-    """Real errors recorded for the stage's points: a new one makes the stage run again."""
+    """Real errors recorded for the stage's points, and points whose files are gone: either makes the
+    stage run again (its complete points are kept)."""
     record = read_json(
         f"results/sweep/rounds/{wildcards.round}/rung{wildcards.rung}.json"
     )
-    counts = {
-        t["point"]: error_count(stage_folder(t["point"], t["epochs"]))
-        for t in record["train"]
-        if t["pack"] == wildcards.pack
-    }
-    return {p: n for p, n in counts.items() if n}
+    state = {}
+    for t in record["train"]:
+        if t["pack"] != wildcards.pack:
+            continue
+        folder = stage_folder(t["point"], t["epochs"])
+        if not os.path.exists(os.path.join(folder, "metrics.json")):
+            state[t["point"]] = "missing"
+        elif error_count(folder):
+            state[t["point"]] = error_count(folder)
+    return state
+
+
+def finals_missing(wildcards):
+    """Points of the round whose final files are gone: finish_round writes them again."""
+    points = read_json(round_file(wildcards.round))["points"]
+    return [
+        p["point"]
+        for p in points
+        if not os.path.exists(f"results/points/{p['point']}/metrics.json")
+    ]
 
 
 def stage_set_resources():

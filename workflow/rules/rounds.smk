@@ -30,6 +30,9 @@ checkpoint propose_round:
         "../../environment.yml"
     params:
         settings=ROUNDS,
+        # The round's own size, not sweep.count: raising the count leaves the rounds done untouched.
+        size=round_size,
+        start=round_start,
     script:
         "../scripts/propose_round.py"
 
@@ -97,6 +100,7 @@ rule finish_round:
         "../../environment.yml"
     params:
         settings={"spec_file": ROUNDS["spec_file"]},
+        missing=finals_missing,
     script:
         "../scripts/finish_round.py"
 

@@ -6,4 +6,5 @@ from snakesweep.jobs import run_logged
 from snakesweep.rounds import propose
 
 run_logged(propose, settings=snakemake.params.settings, round=int(snakemake.wildcards.round),
+           size=snakemake.params.size, start=snakemake.params.start,
            done_files=list(snakemake.input.done), out=snakemake.output[0])

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The workflow's figures against their baselines, each measured in the same command.
 
-    python benchmarks/run.py [end_to_end] [incremental] [scale] [job_overhead]     # default: all four
+    python benchmarks/run.py [end_to_end] [incremental] [scale] [job_overhead] [rounds]     # default: all
 
 Every figure runs the real workflow (the `snakemake` of this interpreter's environment) in a fresh temporary
 copy of the project, so the checkout's results/ are never touched. stdout: one JSON line per figure, each with
@@ -195,7 +195,39 @@ def job_overhead(engines: tuple[str, ...] = ("torch", "lightning")) -> list[dict
     return lines
 
 
-FIGURES = {"end_to_end": end_to_end, "incremental": incremental, "scale": scale, "job_overhead": job_overhead}
+ROUND_SPECS = {
+    # The tutorial's sweep, as W&B would run it, and the same points as adaptive sweeps.
+    "rounds": {"metric": {"name": "val_loss", "goal": "minimize", "target": 0.0}},  # unreachable: 2 rounds
+    "bayes": {"method": "bayes"},
+    "hyperband": {"early_terminate": {"type": "hyperband", "min_iter": 2, "eta": 3}},
+}
+
+
+def rounds(points: int = 20, round_size: int = 10) -> list[dict]:
+    """What adaptive sweeps cost over the same number of points planned upfront: the checkpoints between
+    rounds and rungs. `rounds` trains the static sweep's very points in two rounds; bayes proposes its own;
+    hyperband trains fewer epochs in all (points stop at bands)."""
+    base = yaml.safe_load((ROOT / "config/sweep.yaml").read_text())
+    times = {}
+    for name, change in {"static": {}, **ROUND_SPECS}.items():
+        work = copy_project()
+        try:
+            spec = {**base, **change, "metric": {**base["metric"], **change.get("metric", {})}}
+            (work / "config/bench-sweep.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+            config = write_config(work, sweep={"file": "config/bench-sweep.yaml", "count": points, "seed": 1,
+                                               "round_size": round_size})
+            log(f"rounds: {name} ({points} points) ...")
+            times[name], _ = snakemake(work, config=config)
+            log(f"  {times[name]:.1f} s")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return [{"name": f"rounds_{name}", "ratio": round(times[name] / times["static"], 3),
+             "seconds": round(times[name], 2), "baseline_seconds": round(times["static"], 2), "points": points,
+             "round_size": round_size, "machine": MACHINE} for name in ROUND_SPECS]
+
+
+FIGURES = {"end_to_end": end_to_end, "incremental": incremental, "scale": scale, "job_overhead": job_overhead,
+           "rounds": rounds}
 
 
 def main() -> int:

@@ -300,7 +300,7 @@ def test_bayes_rounds_with_hyperband_rungs_on_slurm_match_a_local_run(tmp_path):
     snakemake(local, "--cores", "2")
     pd.testing.assert_frame_equal(summary(local), summary(wd))
     submitted = jobs(wd)
-    assert set(submitted["rule"]) == {"train_stage"} and (submitted["state"] == "COMPLETED").all(), submitted
+    assert submitted["rule"].str.startswith("train_stage").all() and (submitted["state"] == "COMPLETED").all()
     # Two rounds of two rungs (all three to epoch 1, then those under W&B's threshold to epoch 2; at
     # most two of six points are over it): one pack each.
     assert len(submitted) == 4

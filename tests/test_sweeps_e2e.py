@@ -4,6 +4,7 @@ example sweep file, on tiny settings with real Snakemake runs."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -140,17 +141,24 @@ def test_hyperband_with_the_same_seed_gives_the_same_summary(hyperband_run, tmp_
     pd.testing.assert_frame_equal(summary(hyperband_run), summary(again))
 
 
-def test_a_deleted_point_of_an_adaptive_sweep_is_made_again(hyperband_run):
+def test_a_deleted_point_of_an_adaptive_sweep_is_made_again_with_its_rounds(hyperband_run):
+    """No rule names an adaptive point's files: deleting the rounds' bookkeeping and the points table with
+    the point makes the rounds again (the same decisions), training only that point."""
     wd = hyperband_run
     s = summary(wd)
     point = s.loc[s["status"] == "ok", "point"].iloc[0]
     folder = wd / "results/points" / point
     before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.suffix in (".csv", ".pt")}
     shutil.rmtree(folder)
-    snakemake(wd, "--cores", "2")
+    shutil.rmtree(wd / "results/sweep/rounds")
+    (wd / "results/sweep/points.tsv").unlink()
+    out = snakemake(wd, "--cores", "2")
     after = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.suffix in (".csv", ".pt")}
     assert after == before
     pd.testing.assert_frame_equal(summary(wd).drop(columns="point"), s.drop(columns="point"))
+    logs = "".join(f.read_text() for f in (wd / "results/logs/rounds").rglob("rung*/*.log"))
+    assert set(re.findall(r"^([0-9a-f]{12}): ok", logs, re.M)) == {point}  # the others: complete already
+    assert "rule train_stage:" in out.stdout + out.stderr
 
 
 def test_metric_target_stops_the_rounds(tmp_path):

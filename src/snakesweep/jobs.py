@@ -114,6 +114,13 @@ def sweep_points(points_table: str) -> tuple[list[str], list[str]]:
     return ids, [str(output_paths(Path("results/points") / p)["metrics"]) for p in ids]
 
 
+def chosen_metrics(chosen: str) -> str:
+    """The metrics.json of the point choose_best chose."""
+    from .pack import output_paths
+
+    return str(output_paths(Path("results/points") / read_json(chosen)["point"])["metrics"])
+
+
 def run_logged(fn, **kwargs):
     """Run a job; bad input, and a file that cannot be read or written, end it with one line naming the
     culprit instead of a traceback."""

@@ -2,6 +2,7 @@
 import itertools
 import math
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -152,6 +153,10 @@ def data_input(wildcards):
 def chosen_point(wildcards):
     """The chosen point's results, known once the choose_best checkpoint has run."""
     chosen = checkpoints.choose_best.get().output[0]
+    if ADAPTIVE:
+        # finish_round writes its files without naming them as outputs: the points table, made
+        # after every round has finished, stands for them.
+        return {"chosen": chosen, "points": "results/sweep/points.tsv"}
     point = read_json(chosen)["point"]
     return {"chosen": chosen, "metrics": f"results/points/{point}/metrics.json"}
 
@@ -274,31 +279,18 @@ def stage_runtime(wildcards, input, attempt):
 
 
 def stage_errors(wildcards):
-    """Real errors recorded for the stage's points, and points whose files are gone: either makes the
-    stage run again (its complete points are kept)."""
-    record = read_json(
-        f"results/sweep/rounds/{wildcards.round}/rung{wildcards.rung}.json"
-    )
-    state = {}
-    for t in record["train"]:
-        if t["pack"] != wildcards.pack:
-            continue
-        folder = stage_folder(t["point"], t["epochs"])
-        if not os.path.exists(os.path.join(folder, "metrics.json")):
-            state[t["point"]] = "missing"
-        elif error_count(folder):
-            state[t["point"]] = error_count(folder)
-    return state
-
-
-def finals_missing(wildcards):
-    """Points of the round whose final files are gone: finish_round writes them again."""
-    points = read_json(round_file(wildcards.round))["points"]
-    return [
-        p["point"]
-        for p in points
-        if not os.path.exists(f"results/points/{p['point']}/metrics.json")
-    ]
+    """Real errors recorded for the stage's points: a new one changes this parameter, so the stage runs
+    again (its complete points are kept), as pack_errors does for a static sweep's packs.
+    """
+    table = f"results/sweep/rounds/{wildcards.round}/rung{wildcards.rung}.json"
+    if not os.path.exists(table):  # Snakemake may ask before the rung is selected
+        return {}
+    counts = {
+        t["point"]: error_count(stage_folder(t["point"], t["epochs"]))
+        for t in read_json(table)["train"]
+        if t["pack"] == wildcards.pack
+    }
+    return {p: n for p, n in counts.items() if n}
 
 
 def stage_set_resources():

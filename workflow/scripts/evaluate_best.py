@@ -3,12 +3,12 @@ import sys
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
 from snakesweep.evaluate import evaluate_best
-from snakesweep.jobs import run_logged
+from snakesweep.jobs import chosen_metrics, run_logged
 
 run_logged(
     evaluate_best,
     chosen=snakemake.input.chosen,
-    metrics_file=snakemake.input.metrics,
+    metrics_file=snakemake.input.get("metrics") or chosen_metrics(snakemake.input.chosen),
     names=snakemake.params.names,
     baseline=snakemake.input.baseline,
     test=snakemake.input.test,

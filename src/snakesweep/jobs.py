@@ -107,10 +107,14 @@ def write_points(*, rows: list[dict], names: list[str], out: str) -> None:
 
 
 def sweep_points(points_table: str) -> tuple[list[str], list[str]]:
-    """The points of the points table, and where each one's metrics.json is."""
+    """The points of the points table, and where each one's metrics.json is. Read without pandas: the
+    choice of the best point, made again whenever a point is added, would spend more importing it."""
+    import csv
+
     from .pack import output_paths
 
-    ids = list(read_tsv(points_table)["point"])
+    with open(points_table, newline="") as fh:
+        ids = [row["point"] for row in csv.DictReader(fh, delimiter="\t")]
     return ids, [str(output_paths(Path("results/points") / p)["metrics"]) for p in ids]
 
 

@@ -76,29 +76,33 @@ def mem_mb_for_data(base, per_input_mb):
     return mem_mb
 
 
-def pack_runtime(pack, startup_s=60, per_point_s=5, per_point_s_per_input_mb=60):
-    """Minutes to declare for a pack (SLURM's time limit): start-up once, then each point in turn, for
-    every 10 of its epochs (a point of 10 epochs trains in about 0.1 s on the bundled data: 50x room),
-    longer on larger splits; doubled, tripled, ... on a retry. Points train one after another, so a
-    pack's memory does not grow with its size (see mem_mb_for_data), its runtime does.
+def runtime_minutes(
+    epochs, input, attempt, startup_s=60, per_point_s=5, per_point_s_per_input_mb=60
+):
+    """Minutes to declare for a pack (SLURM's time limit) whose points train `epochs` each: start-up
+    once, then each point in turn, for every 10 of its epochs (a point of 10 epochs trains in about
+    0.1 s on the bundled data: 50x room), longer on larger splits; doubled, tripled, ... on a retry.
+    Points train one after another, so a pack's memory does not grow with its size (see
+    mem_mb_for_data), its runtime does.
     """
-    tens_of_epochs = sum(
-        max(1.0, PLAN.by_id[p]["hparams"]["max_epochs"] / 10) for p in pack.points
-    )
+    tens_of_epochs = sum(max(1.0, e / 10) for e in epochs)
+    per_point = per_point_s + per_point_s_per_input_mb * input.size_mb
+    return max(1, math.ceil((startup_s + tens_of_epochs * per_point) * attempt / 60))
 
-    def runtime(wildcards, input, attempt):
-        per_point = per_point_s + per_point_s_per_input_mb * input.size_mb
-        return max(
-            1, math.ceil((startup_s + tens_of_epochs * per_point) * attempt / 60)
-        )
 
-    return runtime
+def pack_runtime(pack):
+    epochs = [PLAN.by_id[p]["hparams"]["max_epochs"] for p in pack.points]
+    return lambda wildcards, input, attempt: runtime_minutes(epochs, input, attempt)
 
 
 def pack_mem_base(pack):
+    return mem_base(pack.accelerator)
+
+
+def mem_base(accelerator):
     """MB a pack needs before its data: torch and Lightning; CUDA's host-side context on top for GPU
     packs (not measured here: these machines have no GPU; a retry doubles it anyway)."""
-    return 2000 if pack.accelerator == "gpu" else 700
+    return 2000 if accelerator == "gpu" else 700
 
 
 def pack_set_resources(pack):
@@ -267,15 +271,14 @@ def stage_gpu(wildcards, input):
 
 
 def stage_mem_mb(wildcards, input, attempt):
-    base = 2000 if stage_pack(wildcards, input)[0] == "gpu" else 700
-    return int((base + 4 * input.size_mb) * attempt)
+    """As a pack's (mem_mb_for_data with mem_base)."""
+    base = mem_base(stage_pack(wildcards, input)[0])
+    return mem_mb_for_data(base=base, per_input_mb=4)(wildcards, input, attempt)
 
 
 def stage_runtime(wildcards, input, attempt):
-    """As pack_runtime, for the epochs of this stage."""
-    epochs = stage_pack(wildcards, input)[1]
-    tens = sum(max(1.0, e / 10) for e in epochs)
-    return max(1, math.ceil((60 + tens * (5 + 60 * input.size_mb)) * attempt / 60))
+    """As a pack's, for the epochs its points train to in this stage."""
+    return runtime_minutes(stage_pack(wildcards, input)[1], input, attempt)
 
 
 def stage_errors(wildcards):

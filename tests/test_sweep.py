@@ -536,3 +536,29 @@ def test_auto_accelerator_is_decided_once_and_can_be_set_for_a_login_node():
     assert auto_choice(env={AUTO_ENV: "gpu"}) == "gpu"  # a login node without GPUs, told so
     with pytest.raises(SnakesweepError, match=AUTO_ENV):
         auto_choice(env={AUTO_ENV: "tpu"})
+
+
+def test_make_plan_of_adaptive_sweeps(repo_config, tmp_path):
+    """Adaptive sweeps plan no points upfront, only their extent; W&B logging of hyperband rungs is
+    refused before anything trains."""
+    from snakesweep.plan import make_plan
+
+    def plan(spec: dict, **sweep):
+        path = tmp_path / "sweep.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        cfg = copy.deepcopy(repo_config)
+        cfg["sweep"].update(file=str(path), **sweep)
+        return cfg, make_plan(cfg, base=REPO, gpus_visible=0)
+
+    bayes = {"method": "bayes", "parameters": {"learning_rate": {"min": 1e-4, "max": 1e-1}}}
+    _, p = plan(bayes, count=30)
+    assert p.spec.adaptive and p.points == [] and p.total == 30
+    _, p = plan({**bayes, "run_cap": 7}, count=30)
+    assert p.total == 7
+    grid = {"method": "grid", "early_terminate": {"type": "hyperband", "min_iter": 1},
+            "parameters": {"hidden_neurons": {"values": [4, 8, 16]}}}
+    cfg, p = plan(grid)
+    assert p.spec.adaptive and p.total == 3
+    cfg["tracking"]["wandb"]["enabled"] = True
+    with pytest.raises(SnakesweepError, match="tracking.wandb.enabled.*hyperband"):
+        make_plan(cfg, base=REPO, gpus_visible=0)

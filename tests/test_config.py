@@ -47,7 +47,8 @@ def test_shipped_config_is_valid_and_an_empty_config_gets_the_same_defaults():
     empty = {}
     validate(empty, str(SCHEMA))
     assert empty["train"]["max_epochs"] == shipped["train"]["max_epochs"] == 10
-    assert empty["sweep"] == {"file": "config/sweep.yaml", "count": 20, "seed": 1, "round_size": 10, "dedupe": True}
+    assert empty["sweep"] == {"file": "config/sweep.yaml", "count": 20, "seed": 1, "round_size": 10, "sampler": "tpe",
+                              "dedupe": True}
 
 
 # train keys that set the job, not the model: not hyperparameters a sweep can vary.

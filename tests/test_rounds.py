@@ -150,6 +150,18 @@ def test_bayes_proposals_are_deterministic_and_depend_on_the_results():
     assert [p["point"] for p in propose_bayes(s, bayes_settings(), 1, worse, 3)] != [p["point"] for p in again]
 
 
+def test_the_gaussian_process_sampler_is_deterministic_too():
+    s = parse_spec(BAYES)
+    settings = bayes_settings(sampler="gp", round_size=2)
+    first = propose_bayes(s, settings, 0, [], 2)
+    done = [{"point": p["point"], "status": "ok", "u": p["u"], "history": [0.1 * (i + 1)]}
+            for i, p in enumerate(first)]
+    again = propose_bayes(s, settings, 1, done, 2)
+    assert again == propose_bayes(s, settings, 1, done, 2)
+    assert len(again) == 2 and {p["point"] for p in again}.isdisjoint({p["point"] for p in first})
+    assert again != propose_bayes(s, bayes_settings(round_size=2), 1, done, 2)  # not TPE's proposals
+
+
 def test_bayes_stops_proposing_when_the_space_is_exhausted():
     s = parse_spec({"method": "bayes", "metric": METRIC, "parameters": {"hidden_neurons": {"values": [4, 8]}}})
     first = propose_bayes(s, bayes_settings(), 0, [], 5)

@@ -160,7 +160,8 @@ def observed_value(spec: Spec, p: dict, worst: float | None) -> float:
 
 
 def propose_bayes(spec: Spec, settings: dict, round: int, done: list[dict], size: int) -> list[dict]:
-    """`size` new points from Optuna's TPE sampler, told every finished point.
+    """`size` new points from Optuna's TPE sampler (or its Gaussian process, sweep.sampler: gp), told every
+    finished point.
 
     The search runs in the parameters' CDF space (each value is the inverse CDF of a number in [0, 1),
     as for the random draws, and as W&B's bayes normalises its parameters): one space for every W&B
@@ -176,11 +177,15 @@ def propose_bayes(spec: Spec, settings: dict, round: int, done: list[dict], size
     # W&B's "worst": the worst value over every terminal run's history.
     extremes = [(max if spec.goal == "minimize" else min)(p["history"]) for p in done if p["history"]]
     worst = (max if spec.goal == "minimize" else min)(extremes) if extremes else None
+    seed = int(uniform01(settings["seed"], round, "bayes") * 2**31)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Optuna flags multivariate TPE and constant liar as experimental
-        sampler = optuna.samplers.TPESampler(seed=int(uniform01(settings["seed"], round, "bayes") * 2**31),
-                                             n_startup_trials=settings["round_size"], multivariate=True,
-                                             constant_liar=True)
+        warnings.simplefilter("ignore")  # Optuna flags multivariate TPE, constant liar and GP as experimental
+        if settings.get("sampler", "tpe") == "gp":
+            # A Gaussian process, as W&B's own bayes uses (its start-up trials are random).
+            sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=settings["round_size"])
+        else:
+            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=settings["round_size"],
+                                                 multivariate=True, constant_liar=True)
         study = optuna.create_study(direction=spec.goal, sampler=sampler)
         for p in done:
             study.add_trial(optuna.trial.create_trial(params={n: p["u"][n] for n in space}, distributions=space,
@@ -362,6 +367,7 @@ def round_settings(plan, config: dict) -> dict:
         "seed": config["sweep"]["seed"],
         "round_size": config["sweep"]["round_size"],
         "dedupe": config["sweep"]["dedupe"],
+        "sampler": config["sweep"]["sampler"],
         "pack_size": int(config["train"].get("pack_size", 20)),
         "defaults": plan.defaults,
         "context": plan.context,

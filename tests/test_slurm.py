@@ -187,6 +187,10 @@ def test_a_cancelled_job_resumes_with_only_its_unfinished_points(tmp_path, stop)
     kept = wait_for_kept(wd, 2)
     assert len(kept) == 2, "the pack did not finish its quick points in time"
     running = jobs(wd)
+    while running.empty and time.time() < deadline:
+        # slurmctld hands job records to slurmdbd asynchronously: sacct may not list a running job yet.
+        time.sleep(0.5)
+        running = jobs(wd)
     assert list(running["state"]) == ["RUNNING"], running
     job = running["id"].iloc[0]
     if stop == signal.SIGKILL:

@@ -5,7 +5,6 @@ straight to E, in both engines, on the real breast-cancer data."""
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +12,15 @@ import pytest
 import torch
 from torch import nn
 
-from snakesweep import SnakesweepError, jobs
+from snakesweep import SnakesweepError
 from snakesweep.engine_torch import fit_torch
 from snakesweep.hparams import HPARAMS, coerce, effective
-from snakesweep.kernel import FitResult, load_checkpoint, load_split, predict, save_checkpoint
+from snakesweep.kernel import FitResult, load_checkpoint, predict, save_checkpoint
 from snakesweep.model import build
 from snakesweep.train import run_point
+
+# prepared, splits and restore_torch_state: tests/conftest.py
+pytestmark = pytest.mark.usefixtures("restore_torch_state")
 
 DEFAULTS = {k: v.default for k, v in HPARAMS.items()}
 HP = {**DEFAULTS, "dropout": 0.3, "max_epochs": 4}
@@ -26,35 +28,6 @@ CPU = torch.device("cpu")
 TIMING_KEYS = {"train_seconds", "startup_seconds"}
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory) -> dict:
-    """The workflow's own prepare and split jobs on the built-in data, with the default split."""
-    d = tmp_path_factory.mktemp("data")
-    jobs.prepare_data(source="builtin:breast_cancer", target="target", positive_class=None, exclude=[],
-                      drop_missing=False, sha256=None, max_download_mb=100, resources=str(d / "resources"),
-                      table_out=str(d / "table.tsv"), labels_out=str(d / "labels.json"))
-    outputs = {s: str(d / f"{s}.npz") for s in ("train", "val", "test")}
-    outputs |= {"assignment": str(d / "assignment.tsv"), "scaler": str(d / "scaler.json")}
-    jobs.split_data(table=str(d / "table.tsv"), labels=str(d / "labels.json"),
-                    fractions={"train": 0.6, "val": 0.2, "test": 0.2}, seed=42, standardize=True, outputs=outputs)
-    return {**outputs, "features": json.loads((d / "labels.json").read_text())["features"]}
-
-
-@pytest.fixture(autouse=True)
-def restore_torch_state():
-    """One thread, as the jobs train; undo the deterministic mode and thread count Lightning and run_point set."""
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def splits(prepared):
-    return load_split(prepared["train"]), load_split(prepared["val"])
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 
-from snakesweep import jobs
 from snakesweep.engine_torch import fit_torch
 from snakesweep.hparams import HPARAMS
 from snakesweep.kernel import (
@@ -27,43 +26,15 @@ from snakesweep.metrics import roc_auc
 from snakesweep.pack import RUN_FIELDS
 from snakesweep.train import run_point
 
+# prepared, splits and restore_torch_state: tests/conftest.py
+pytestmark = pytest.mark.usefixtures("restore_torch_state")
+
 DEFAULTS = {k: v.default for k, v in HPARAMS.items()}
 TIMING_KEYS = {"train_seconds", "startup_seconds"}
 assert set(RUN_FIELDS) >= TIMING_KEYS
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory) -> dict:
-    """The workflow's own prepare and split jobs on the built-in data, with the default split."""
-    d = tmp_path_factory.mktemp("data")
-    jobs.prepare_data(source="builtin:breast_cancer", target="target", positive_class=None, exclude=[],
-                      drop_missing=False, sha256=None, max_download_mb=100, resources=str(d / "resources"),
-                      table_out=str(d / "table.tsv"), labels_out=str(d / "labels.json"))
-    outputs = {s: str(d / f"{s}.npz") for s in ("train", "val", "test")}
-    outputs |= {"assignment": str(d / "assignment.tsv"), "scaler": str(d / "scaler.json")}
-    jobs.split_data(table=str(d / "table.tsv"), labels=str(d / "labels.json"),
-                    fractions={"train": 0.6, "val": 0.2, "test": 0.2}, seed=42, standardize=True, outputs=outputs)
-    return {**outputs, "labels": str(d / "labels.json"),
-            "features": json.loads((d / "labels.json").read_text())["features"]}
-
-
-@pytest.fixture(autouse=True)
-def restore_torch_state():
-    """Train on one thread, as the jobs do (tiny batches only lose from more); run_point and Lightning
-    switch torch to deterministic mode and set its thread count: undo all of that afterwards."""
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def splits(prepared):
-    return load_split(prepared["train"]), load_split(prepared["val"])
 
 
 def fit(engine: str, hp: dict, train, val, **kw):

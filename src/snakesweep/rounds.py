@@ -125,21 +125,21 @@ def propose(*, settings: dict, round: int, size: int, start: int, done_files: li
     return record
 
 
-def _maker(spec: Spec, settings: dict) -> PointMaker:
+def _point_args(settings: dict) -> dict:
+    """What turns parameter sets into points, as the plan made them (same defaults, context, 'auto')."""
     from .plan import resolve_accelerator
 
     auto = settings.get("auto")
-    return PointMaker(spec, defaults=settings["defaults"], context=settings["context"],
-                      resolve=lambda hp: resolve_accelerator(hp, auto), dedupe=settings["dedupe"])
+    return {"defaults": settings["defaults"], "context": settings["context"], "dedupe": settings["dedupe"],
+            "resolve": lambda hp: resolve_accelerator(hp, auto)}
+
+
+def _maker(spec: Spec, settings: dict) -> PointMaker:
+    return PointMaker(spec, **_point_args(settings))
 
 
 def static_points(spec: Spec, settings: dict, count: int) -> list[dict]:
-    from .plan import resolve_accelerator
-
-    auto = settings.get("auto")
-    return expand(spec, count=max(count, 1), seed=settings["seed"], defaults=settings["defaults"],
-                  context=settings["context"], resolve=lambda hp: resolve_accelerator(hp, auto),
-                  dedupe=settings["dedupe"])
+    return expand(spec, count=max(count, 1), seed=settings["seed"], **_point_args(settings))
 
 
 def observed_value(spec: Spec, p: dict, worst: float | None) -> float:

@@ -48,7 +48,8 @@ def test_shipped_config_is_valid_and_an_empty_config_gets_the_same_defaults():
     validate(empty, str(SCHEMA))
     assert empty["train"]["max_epochs"] == shipped["train"]["max_epochs"] == 10
     assert empty["sweep"] == {"file": "config/sweep.yaml", "count": 20, "seed": 1, "round_size": 10, "sampler": "tpe",
-                              "dedupe": True}
+                              "dedupe": True, "repeats": 1}
+    assert empty["split"]["folds"] == shipped["split"]["folds"] == 1  # the tutorial's single split by default
 
 
 # train keys that set the job, not the model: not hyperparameters a sweep can vary.

@@ -21,7 +21,10 @@ WARNING_SEP = " | "  # between the warnings of one point in the summary (they co
 
 
 def val_caveats(rec: dict, min_class_rows: int) -> list[str]:
-    """Warnings about a point's validation interval, from the class counts its job recorded."""
+    """Warnings about a point's validation interval, from the class counts its job recorded. A point
+    trained as units (folds, seeds) has no bootstrap interval: its interval is over its units."""
+    if rec.get("units"):
+        return []
     rows = rec.get("val_rows") or {}
     y = np.r_[np.ones(rows.get("positive", 0), bool), np.zeros(rows.get("negative", 0), bool)]
     found = (metrics.few_rows_caveat(y, subset="validation split", min_class_rows=min_class_rows),
@@ -42,12 +45,22 @@ def results_table(records: list[dict], names: list[str], metric: str, goal: str,
     # the round and rung each point reached.
     recorded = [k for k in SUMMARY_METRICS if k not in names]
     recorded += [k for k in ("round", "rung") if any(k in r for r in records)]
+    units = any(r.get("units") for r in records)
+    if units:
+        # Each metric is the mean over the point's units (folds x seeds); its SD and interval beside it.
+        at = recorded.index("val_loss")
+        recorded[at:at] = [*UNIT_COLUMNS, "n_units", "tied_with_best", "p_vs_best"]
+        tied = ties_of(records, metric, goal)
     for rec in records:
         ci = rec.get("val_roc_auc_ci95") or [None, None]
-        rows.append({"point": rec["point"], **{n: rec["params"].get(n) for n in names},
-                     **{k: rec.get(k) for k in recorded},
-                     "val_roc_auc_lo": ci[0], "val_roc_auc_hi": ci[1],
-                     "warnings": WARNING_SEP.join(val_caveats(rec, min_class_rows)) if rec["status"] == "ok" else ""})
+        row = {"point": rec["point"], **{n: rec["params"].get(n) for n in names},
+               **{k: rec.get(k) for k in recorded},
+               "val_roc_auc_lo": ci[0], "val_roc_auc_hi": ci[1],
+               "warnings": WARNING_SEP.join(val_caveats(rec, min_class_rows)) if rec["status"] == "ok" else ""}
+        if units:
+            row.update({"tied_with_best": tied.get(rec["point"], {}).get("tied"),
+                        "p_vs_best": tied.get(rec["point"], {}).get("p")})
+        rows.append(row)
     df = pd.DataFrame(rows, columns=["point", *names, *recorded])
     value = pd.to_numeric(df[metric], errors="coerce")
     usable = (df["status"] == "ok") & np.isfinite(value)
@@ -57,6 +70,21 @@ def results_table(records: list[dict], names: list[str], metric: str, goal: str,
     df = df.drop(columns=["_unusable", "_key"]).reset_index(drop=True)
     df["reason"] = df["reason"].fillna("")
     return cast_ints(df, INT_HPARAMS)
+
+
+UNIT_COLUMNS = ["val_roc_auc_mean", "val_roc_auc_sd", "val_loss_mean", "val_loss_sd"]
+
+
+def ties_of(records: list[dict], metric: str, goal: str) -> dict[str, dict]:
+    """Which usable points cannot be told apart from the best by `metric` (selection.ties)."""
+    from .choose import choose_best
+    from .selection import ties
+
+    try:
+        best = choose_best(records, metric, goal)
+    except SnakesweepError:  # no usable point: nothing to be tied with
+        return {}
+    return ties(records, best, metric)
 
 
 def summarize(*, points: list[str], metric_files: list[str], names: list[str], metric: str, goal: str,
@@ -70,23 +98,100 @@ def summarize(*, points: list[str], metric_files: list[str], names: list[str], m
     return df
 
 
-def fit_baseline(*, train: str, test: str, out: str) -> None:
+BASELINE = "scikit-learn LogisticRegression (L2, C=1)"
+
+
+def fit_baseline(*, train: str | None, test: str | None, out: str, cv: str | None = None,
+                 cv_out: str | None = None, seeds: int = 1) -> None:
     """The reference every point is compared with: a logistic regression on the same training rows and
-    scaling, scored once on the test split. A job of its own, so it runs while the packs train."""
+    scaling, scored once on the test split. A job of its own, so it runs while the packs train.
+
+    With units (`cv`: folds or seed repeats, see folds.py) it is validated as the points are, on every
+    fold with the fold's own scaler (`cv_out`: its mean, SD and interval, and its value per unit for
+    the paired comparison), and, like the final model, fitted on all rows outside the test split
+    before its test scores are taken. The fit is deterministic, so every seed of a fold shares its value.
+    """
     from sklearn.linear_model import LogisticRegression
 
-    with np.load(train) as z:
-        baseline = LogisticRegression(max_iter=5000).fit(z["x"], z["y"])  # lbfgs: deterministic
-    with np.load(test) as z:
-        scores = baseline.decision_function(z["x"])
+    from .split import Scaler
+
+    def fit(x, y):
+        return LogisticRegression(max_iter=5000).fit(x, y)  # lbfgs: deterministic
+
+    if cv is None:
+        with np.load(train) as z:
+            baseline = fit(z["x"], z["y"])
+        with np.load(test) as z:
+            scores = baseline.decision_function(z["x"])
+    else:
+        from .folds import fold_sizes, unit_name, unit_rows
+        from .selection import summary
+
+        with np.load(cv) as z:
+            x, y, fold_of, standardize = z["x"], z["y"], z["fold"], bool(z["standardize"])
+            x_test = z["x_test"]
+
+        def scaled(rows_fit):
+            scaler = Scaler.fit(x[rows_fit]) if standardize else Scaler.identity(x.shape[1])
+            return lambda rows: scaler.transform(x[rows]).astype(np.float32)
+
+        folds = int(fold_of.max()) + 1
+        units = []
+        for r in range(fold_of.shape[0]):
+            for f in range(folds):
+                unit = {"repeat": r, "fold": f}
+                tr, va = unit_rows(fold_of, unit)
+                transform = scaled(tr)
+                auc = metrics.roc_auc(y[va], fit(transform(tr), y[tr]).decision_function(transform(va)))
+                units += [{"unit": unit_name(r, f, j, folds), "repeat": r, "fold": f, "val_roc_auc": auc}
+                          for j in range(seeds)]
+        n_train, n_val = fold_sizes(fold_of)
+        ratio = n_val / n_train if folds > 1 else 0.0
+        stats = summary([u["val_roc_auc"] for u in units], ratio, bounds=(0.0, 1.0))
+        scaler = Scaler.fit(x) if standardize else Scaler.identity(x.shape[1])
+        baseline = fit(scaler.transform(x).astype(np.float32), y)
+        scores = baseline.decision_function(scaler.transform(x_test).astype(np.float32))
+        write_json(cv_out, {"model": BASELINE, "val_roc_auc": stats["mean"], "val_roc_auc_mean": stats["mean"],
+                            "val_roc_auc_sd": stats["sd"], "val_roc_auc_ci95": stats["ci95"], "n_units": stats["n"],
+                            "cv": {"folds": folds, "repeats": int(fold_of.shape[0]), "seeds": seeds,
+                                   "train_rows": n_train, "val_rows": n_val},
+                            "units": units, "final_fit_rows": int(len(y))})
+        print(f"logistic regression, cross-validated: val ROC-AUC {stats['mean']:.4f} (SD {stats['sd']}) over "
+              f"{stats['n']} units")
     write_tsv(out, pd.DataFrame({"score": scores}))
     print(f"logistic regression: {baseline.n_iter_[0]} iterations; scored {len(scores)} test rows")
 
 
-def evaluate_best(*, chosen: str, metrics_file: str, names: list[str], baseline: str, test: str, n_boot: int,
-                  seed: int, min_class_rows: int, out_json: str, out_roc: str, out_predictions: str) -> dict:
+def final_model(metrics_file: str, *, test: str, scaler: str, final: str | None, cv: str | None):
+    """The model that is tested, what it is, and the test rows as it sees them: the chosen point's own
+    model on the scaled test split, or (with units) the final model, retrained on every row outside the
+    test split, on the test rows scaled by its own scaler."""
+    from .split import Scaler
+
+    if final is None:
+        record = read_json(metrics_file)
+        with np.load(test) as z:
+            x_test, y_test = z["x"], z["y"]
+        return {"model": str(output_paths(Path(metrics_file).parent)["model"]), "scaler": scaler,
+                "trained_on": "the train split (the chosen point's own model)", "epochs": record["epochs"],
+                "seed": record["seed"]}, x_test, y_test
+    record = read_json(final)
+    folder = Path(final).parent
+    fitted = read_json(folder / "scaler.json")
+    scaler_of_final = Scaler(np.asarray(fitted["mean"]), np.asarray(fitted["scale"]))
+    with np.load(cv) as z:
+        x_test, y_test = scaler_of_final.transform(z["x_test"]).astype(np.float32), z["y_test"]
+    return {"model": str(output_paths(folder)["model"]), "scaler": str(folder / "scaler.json"),
+            "trained_on": record["trained_on"], "epochs": record["epochs"], "seed": record["seed"]}, x_test, y_test
+
+
+def evaluate_best(*, chosen: str, metrics_file: str, names: list[str], baseline: str, test: str | None, n_boot: int,
+                  seed: int, min_class_rows: int, out_json: str, out_roc: str, out_predictions: str,
+                  scaler: str = "results/split/scaler.json", final: str | None = None, cv: str | None = None,
+                  baseline_cv: str | None = None) -> dict:
     """Evaluate the point chosen on validation (choose.choose_job) on the test split, once, next to a
-    logistic regression."""
+    logistic regression. With units (folds, seeds), the model tested is the final one (see final_model),
+    and best.json also gives the cross-validated figures of the chosen point and of the baseline."""
     import torch
 
     from .kernel import load_model, predict
@@ -94,9 +199,8 @@ def evaluate_best(*, chosen: str, metrics_file: str, names: list[str], baseline:
     choice = read_json(chosen)
     point = choice["point"]
     (record,) = read_records([point], [metrics_file])
-    model, _ = load_model(output_paths(Path(metrics_file).parent)["model"])
-    with np.load(test) as z:
-        x_test, y_test = z["x"], z["y"]
+    tested, x_test, y_test = final_model(metrics_file, test=test, scaler=scaler, final=final, cv=cv)
+    model, _ = load_model(tested["model"])
     scores = predict(model, torch.from_numpy(x_test)).double().numpy()
     auc = metrics.roc_auc(y_test, scores)
     ci = metrics.bootstrap_auc(y_test, scores, n_boot=n_boot, seed=seed)
@@ -113,9 +217,10 @@ def evaluate_best(*, chosen: str, metrics_file: str, names: list[str], baseline:
              metrics.zero_width_caveat(base_ci, what="the baseline's test ROC-AUC"),
              *val_caveats(record, min_class_rows))
     warnings = [w for w in found if w]
+    cross = cross_validated(record, read_json(baseline_cv)) if baseline_cv else {}
     result = {
         "point": point,
-        "chosen_by": choice["chosen_by"],
+        "chosen_by": {**choice["chosen_by"], **cross.pop("chosen_by", {})},
         "params": {n: record["params"].get(n) for n in names},  # as in the points table: empty if no effect
         "hparams": record["hparams"],
         "val_loss": record["val_loss"],
@@ -126,10 +231,12 @@ def evaluate_best(*, chosen: str, metrics_file: str, names: list[str], baseline:
         "test_rows": int(len(y_test)),
         "test_positives": int(y_test.sum()),
         "bootstrap": {"replicates": n_boot, "seed": seed, "method": "percentile, stratified by class"},
-        "baseline": {"model": "scikit-learn LogisticRegression (L2, C=1), same split and scaling",
-                     "test_roc_auc": base_auc, "test_roc_auc_ci95": base_ci},
+        "baseline": {"model": f"{BASELINE}, same split and scaling", "test_roc_auc": base_auc,
+                     "test_roc_auc_ci95": base_ci, **cross.pop("baseline", {})},
         "test_roc_auc_minus_baseline": auc - base_auc,
         "test_roc_auc_minus_baseline_ci95": diff_ci,
+        **cross,
+        "final_model": tested,
         "warnings": warnings,
     }
     write_json(out_json, result)
@@ -155,12 +262,106 @@ def evaluate_best(*, chosen: str, metrics_file: str, names: list[str], baseline:
     return result
 
 
+RANKED = 40  # points shown in the ranking plot, best first
+
+
+def point_label(row, names: list[str]) -> str:
+    """A point as its swept parameters read (empty ones, without effect, left out), then its id."""
+    parts = []
+    for n in names:
+        v = row[n]
+        if v is None or (isinstance(v, float) and not np.isfinite(v)) or v == "":
+            continue
+        parts.append(f"{n}={v:.3g}" if isinstance(v, float) else f"{n}={v}")
+    return ", ".join(parts + [str(row["point"])])
+
+
+def plot_ranking(records: list[dict], df: pd.DataFrame, names: list[str], metric: str, goal: str, out: str,
+                 baseline: dict | None = None) -> None:
+    """Every usable point's `metric` with its 95% interval, best first, the points tied with the best
+    marked, labelled by their parameters."""
+    ok = df[df["status"] == "ok"].head(RANKED)
+    by_id = {r["point"]: r for r in records}
+    units = "tied_with_best" in df.columns
+    fig = svg_figure(figsize=(9, 1.2 + 0.28 * max(1, len(ok))))
+    ax = fig.subplots()
+    y = np.arange(len(ok))[::-1]
+    for yi, (_, row) in zip(y, ok.iterrows(), strict=True):
+        rec = by_id[row["point"]]
+        ci = rec.get(f"{metric}_ci95")
+        value = rec.get(metric)
+        tied = units and row["tied_with_best"] in (True,)
+        color = "tab:blue" if yi == y[0] else "tab:orange" if tied else "grey"
+        if ci is not None and all(c is not None for c in ci):
+            ax.errorbar([value], [yi], xerr=[[value - ci[0]], [ci[1] - value]], fmt="o", color=color, ms=4,
+                        elinewidth=1.2, capsize=2)
+        else:
+            ax.plot([value], [yi], "o", color=color, ms=4)
+    ax.set_yticks(y, [point_label(row, names) for _, row in ok.iterrows()], fontsize=7)
+    if baseline is not None and baseline.get(metric) is not None:
+        ax.axvline(baseline[metric], ls="--", c="tab:green", lw=1, label=f"logistic regression: {baseline[metric]:.4f}")
+        if baseline.get(f"{metric}_ci95"):
+            ax.axvspan(*baseline[f"{metric}_ci95"], color="tab:green", alpha=0.1)
+    first = by_id[ok.iloc[0]["point"]] if len(ok) else {}
+    if units:
+        how = first.get("interval", "t interval over units")
+        n_tied = sum(v in (True,) for v in df["tied_with_best"]) - 1
+        title = (f"{metric} (mean over {first.get('n_units')} units, 95% {how.split(' with ')[0]}); best in blue, "
+                 f"{n_tied} point(s) tied with it (corrected paired t-test, p >= 0.05) in orange")
+    else:
+        title = (f"{metric} on the validation split (95% bootstrap CI where there is one); best in blue. "
+                 "One split: no test of ties (see split.folds)")
+    ax.set_title(textwrap.fill(title, 110), fontsize=8)
+    ax.set_xlabel(f"{metric} ({'higher' if goal == 'maximize' else 'lower'} is better)")
+    shown = f"best {len(ok)} of {int((df['status'] == 'ok').sum())} usable points" if len(ok) < (
+        df["status"] == "ok").sum() else f"all {len(ok)} usable points"
+    ax.set_ylabel(shown, fontsize=8)
+    if baseline is not None and baseline.get(metric) is not None:
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    savefig(fig, out, tight=False)
+
+
+def cross_validated(record: dict, baseline: dict) -> dict:
+    """best.json's cross-validated figures: the chosen point's mean, SD and interval over its units, how
+    it was chosen, and the baseline validated on the same units, with the paired comparison."""
+    from .selection import compare
+
+    cv = record["cv"]
+    how = (f"{cv['folds']}-fold cross-validation, {cv['repeats']} repeat(s)" if cv["folds"] > 1
+           else "the validation split") + f", {cv['seeds']} seed(s) per fold"
+    figures = {k: record.get(k) for k in ("val_roc_auc_mean", "val_roc_auc_sd", "val_roc_auc_ci95", "val_loss_mean",
+                                          "val_loss_sd", "val_loss_ci95", "n_units", "interval")}
+    diff = compare(record, baseline, "val_roc_auc")
+    return {
+        "chosen_by": {"split": "cross-validation" if cv["folds"] > 1 else "val", "validation": how,
+                      "statistic": f"mean over {record['n_units']} units ({how})",
+                      "units_rows": {"train": cv["train_rows"], "val": cv["val_rows"]}},
+        **figures,
+        "baseline": {"model": f"{BASELINE}: validated on the same folds with each fold's own scaler; tested after "
+                              "fitting on all rows outside the test split, as the final model",
+                     **{k: baseline.get(k) for k in ("val_roc_auc_mean", "val_roc_auc_sd", "val_roc_auc_ci95",
+                                                     "n_units")}},
+        "val_roc_auc_minus_baseline": diff["diff"],
+        "val_roc_auc_minus_baseline_ci95": diff["diff_ci95"],
+        "val_roc_auc_minus_baseline_p": diff["p"],
+        "tested": "the final model: the chosen configuration retrained on all rows outside the test split "
+                  "(its epochs and seed as chosen), touched once on the test split",
+        "units": record["units"],
+    }
+
+
 def plot_sweep(*, points: list[str], names: list[str], metric_files: list[str], histories: dict, metric: str,
-               goal: str, top: int, min_class_rows: int, out_curves: str, out_params: str) -> None:
-    """Learning curves of the best points together, and validation ROC-AUC against each parameter."""
+               goal: str, top: int, min_class_rows: int, out_curves: str, out_params: str,
+               out_ranking: str | None = None, baseline: str | None = None) -> None:
+    """Learning curves of the best points together, validation ROC-AUC against each parameter, and
+    the ranking of the points with their intervals and ties."""
     from matplotlib.ticker import MaxNLocator, NullFormatter
 
-    df = results_table(read_records(points, metric_files), names, metric, goal, min_class_rows)
+    records = read_records(points, metric_files)
+    df = results_table(records, names, metric, goal, min_class_rows)
+    if out_ranking is not None:
+        plot_ranking(records, df, names, metric, goal, out_ranking, read_json(baseline) if baseline else None)
     ok = df[df["status"] == "ok"]
     fig = svg_figure(figsize=(9, 3.6))
     a1, a2 = fig.subplots(1, 2)
@@ -198,7 +399,8 @@ def plot_sweep(*, points: list[str], names: list[str], metric_files: list[str], 
         elif pd.api.types.is_integer_dtype(col):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(xlabel=p, ylabel="validation ROC-AUC (95% CI)")
-    fig.suptitle("Validation ROC-AUC by parameter (bootstrap 95% CI)", fontsize=9)
+    how = ("mean over units, corrected t 95% interval" if "tied_with_best" in df.columns else "bootstrap 95% CI")
+    fig.suptitle(f"Validation ROC-AUC by parameter ({how})", fontsize=9)
     fig.tight_layout()
     few = sorted({w for ws in ok["warnings"] for w in ws.split(WARNING_SEP) if "validation split has only" in w})
     if few:

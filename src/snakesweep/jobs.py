@@ -66,9 +66,11 @@ def read_prepared(table: str, labels: str):
 
 
 def split_data(*, table: str, labels: str, fractions: dict, seed: int, standardize: bool,
-               outputs: dict) -> None:
+               outputs: dict, folds: int = 1, repeats: int = 1) -> None:
     """Stratified split that keeps identical rows together; the scaler is fitted on the training rows
-    only and applied to all three."""
+    only and applied to all three. With an output `cv` (cross-validation or seed repeats, see
+    folds.py), also the rows outside the test split unscaled, with their folds, and the test rows
+    unscaled (the final model scales them with its own scaler)."""
     x, y, info = read_prepared(table, labels)
     groups = identical_rows(x)
     duplicates = duplicate_report(groups, y)
@@ -82,8 +84,24 @@ def split_data(*, table: str, labels: str, fractions: dict, seed: int, standardi
             np.savez(fh, x=scaler.transform(x[rows]).astype(np.float32), y=y[rows], row=np.flatnonzero(rows))
     import pandas as pd
 
-    write_tsv(outputs["assignment"], pd.DataFrame({"row": np.arange(len(y)), "subset": assign,
-                                                   "label": y.astype(int), "group": groups}))
+    table_out = pd.DataFrame({"row": np.arange(len(y)), "subset": assign, "label": y.astype(int), "group": groups})
+    if outputs.get("cv"):
+        from .folds import fold_table
+
+        fold_of = fold_table(y, assign, folds=folds, repeats=repeats, seed=seed, groups=groups,
+                             labels=[info["negative_class"], info["positive_class"]])
+        dev, test = assign != "test", assign == "test"
+        if folds > 1:
+            for r, row_fold in enumerate(fold_of):
+                column = np.full(len(y), -1)
+                column[dev] = row_fold
+                table_out[f"fold_r{r}"] = column
+        with atomic_path(outputs["cv"]) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, x=x[dev], y=y[dev], row=np.flatnonzero(dev), fold=fold_of, x_test=x[test], y_test=y[test],
+                     row_test=np.flatnonzero(test), standardize=np.bool_(standardize))
+        print(f"cross-validation: {folds} fold(s) x {repeats if folds > 1 else 1} repeat(s) over "
+              f"{int(dev.sum())} rows outside the test split")
+    write_tsv(outputs["assignment"], table_out)
     per_class = {n: {"positive": int(y[assign == n].sum()), "negative": int((y[assign == n] == 0).sum())}
                  for n in ("train", "val", "test")}
     counts = {n: c["positive"] + c["negative"] for n, c in per_class.items()}

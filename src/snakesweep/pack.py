@@ -46,9 +46,19 @@ DECLARED = ("metrics", "curve")  # the files Snakemake knows of, and would remov
 FAIL_ONCE_ENV = "SNAKESWEEP_TEST_FAIL_ONCE"
 
 
-def output_paths(folder: str | Path) -> dict[str, Path]:
+# A point trained as several units (folds, seeds, see folds.py): each unit's files in units/<unit>/,
+# and the point's own: the mean learning curve over its units and metrics.json, the summary of them.
+UNIT_FILES = ("model", "history", "metrics")
+POINT_FILES = ("history", "curve", "metrics")
+
+
+def output_paths(folder: str | Path, names=tuple(FILES)) -> dict[str, Path]:
     folder = Path(folder)
-    return {k: folder / v for k, v in FILES.items()}
+    return {k: folder / FILES[k] for k in names}
+
+
+def unit_paths(folder: str | Path, unit: str) -> dict[str, Path]:
+    return output_paths(Path(folder) / "units" / unit, UNIT_FILES)
 
 
 def cache_key(member: dict, *, bootstrap: int, bootstrap_seed: int, tracking: dict) -> str:
@@ -57,6 +67,11 @@ def cache_key(member: dict, *, bootstrap: int, bootstrap_seed: int, tracking: di
     blob = json.dumps({"point": member["point"], "hparams": member["hparams"], "params": member["params"],
                        # A hyperband stage: trained to fewer epochs than the point's max_epochs.
                        **({"epochs": member["epochs"]} if member.get("epochs") is not None else {}),
+                       # A unit's fold and seed; a point's units (folds x seeds): raising sweep.repeats
+                       # adds units, not new points.
+                       **({"unit": member["unit"]} if member.get("unit") else {}),
+                       **({"final": True} if member.get("final") else {}),
+                       **({"units": [u["unit"] for u in member["units"]]} if member.get("units") else {}),
                        "bootstrap": [int(bootstrap), int(bootstrap_seed)],
                        "tracking": {k: v for k, v in tracking.items() if k != "run_dir"}},
                       sort_keys=True, default=str)
@@ -123,7 +138,8 @@ def _tracker(member: dict, tracking: dict):
 def _write_error(member: dict, paths: dict[str, Path], err: BaseException, log: Path, extra: dict) -> dict:
     reason = f"{type(err).__name__}: {err}".strip()
     reason = (reason if len(reason) <= 300 else reason[:297] + "...") + f" (traceback in {log})"
-    paths["model"].unlink(missing_ok=True)
+    if "model" in paths:
+        paths["model"].unlink(missing_ok=True)
     with open(paths["metrics"].parent / ERRORS, "a") as fh:
         fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {reason}\n")
     from .curves import draw_learning_curve
@@ -137,15 +153,16 @@ def _write_error(member: dict, paths: dict[str, Path], err: BaseException, log: 
     return record
 
 
-def run_pack(*, pack: str, members: list[dict], train: str, val: str, labels: str, threads: int,
+def run_pack(*, pack: str, members: list[dict], train: str | None, val: str | None, labels: str, threads: int,
              metrics_files: list[str], logs_dir: str, tracking: dict | None = None, bootstrap: int = 2000,
-             bootstrap_seed: int = 0, gpu_lock_dir: str | None = None) -> list[dict]:
+             bootstrap_seed: int = 0, gpu_lock_dir: str | None = None, cv: str | None = None) -> list[dict]:
     """Train the pack's points that are not complete; returns one line of status per point.
 
-    `members`: the plan's points (`point`, `hparams`, `params`, `title`), all of one accelerator kind;
-    `metrics_files`: their metrics.json, in the same order (each point's other files go beside it). A
-    GPU pack claims one device for its whole life, before torch starts; torch is imported only when
-    some point has to train.
+    `members`: the plan's points (`point`, `hparams`, `params`, `title`, and `units` for a point
+    trained once per fold and seed), all of one accelerator kind; `metrics_files`: their metrics.json,
+    in the same order (each point's other files go beside it). Points with units read their data from
+    `cv` (folds.py), the others from `train` and `val`. A GPU pack claims one device for its whole
+    life, before torch starts; torch is imported only when some point has to train.
     """
     tracking = tracking or {}
     folders = [Path(m).parent for m in metrics_files]
@@ -157,7 +174,7 @@ def run_pack(*, pack: str, members: list[dict], train: str, val: str, labels: st
         raise ValueError(f"pack {pack} mixes accelerators {sorted(kinds)}")
     lines, todo = [], []
     for position, (member, folder) in enumerate(zip(members, folders, strict=True), 1):
-        paths = output_paths(folder)
+        paths = output_paths(folder, POINT_FILES if member.get("units") else tuple(FILES))
         key = cache_key(member, bootstrap=bootstrap, bootstrap_seed=bootstrap_seed, tracking=tracking)
         if is_complete(paths, key):
             lines.append({"point": member["point"], "status": "complete already"})
@@ -180,8 +197,8 @@ def run_pack(*, pack: str, members: list[dict], train: str, val: str, labels: st
                 # The device the scheduler or the claim gave this pack, for the log and the cluster tests.
                 given = {v: os.environ.get(v) for v in ("CUDA_VISIBLE_DEVICES", "SLURM_STEP_GPUS", "SLURM_JOB_GPUS")}
                 print(f"pack {pack}: GPU {gpu} ({', '.join(f'{k}={v!r}' for k, v in given.items())})", flush=True)
-            trained = _train(pack, len(members), todo, train, val, labels, threads, Path(logs_dir), tracking,
-                             bootstrap, bootstrap_seed)
+            trained = _train(pack, len(members), todo, PackData(train, val, cv), labels, threads, Path(logs_dir),
+                             tracking, bootstrap, bootstrap_seed)
         for (position, *_), line in zip(todo, trained, strict=True):
             lines[position - 1] = line
     for line in lines:
@@ -193,15 +210,146 @@ def run_pack(*, pack: str, members: list[dict], train: str, val: str, labels: st
     return lines
 
 
-def _train(pack, size, todo, train, val, labels, threads, logs_dir, tracking, bootstrap, bootstrap_seed):
+class PackData:
+    """The pack's data on its device, loaded once, when first asked for: the single split, or each
+    unit's training and validation rows scaled by a scaler fitted on its training rows only."""
+
+    def __init__(self, train, val, cv):
+        self.paths = {"train": train, "val": val, "cv": cv}
+        self.device = None
+        self._single = None
+        self._cv = None
+        self._units = {}
+
+    def single(self):
+        from .kernel import load_split
+
+        if self._single is None:
+            self._single = load_split(self.paths["train"], self.device), load_split(self.paths["val"], self.device)
+        return self._single
+
+    def cv(self) -> dict:
+        if self._cv is None:
+            import numpy as np
+
+            with np.load(self.paths["cv"]) as z:
+                self._cv = {k: z[k] for k in ("x", "y", "fold", "standardize")}
+        return self._cv
+
+    def unit(self, unit: dict):
+        """(train, val) of a unit: the same arithmetic as the split job's, so fold 0 of one-fold seed
+        repeats is bit-identical to the single split."""
+        key = (unit["repeat"], unit["fold"])
+        if key not in self._units:
+            import numpy as np
+            import torch
+
+            from .folds import unit_rows
+            from .kernel import Split
+            from .split import Scaler
+
+            cv = self.cv()
+            train, val = unit_rows(cv["fold"], unit)
+            x = cv["x"]
+            scaler = Scaler.fit(x[train]) if bool(cv["standardize"]) else Scaler.identity(x.shape[1])
+
+            def split(rows):
+                xs = scaler.transform(x[rows]).astype(np.float32)
+                return Split(torch.from_numpy(np.ascontiguousarray(xs)).to(self.device),
+                             torch.from_numpy(np.ascontiguousarray(cv["y"][rows], dtype=np.float32)).to(self.device))
+
+            self._units[key] = split(train), split(val)
+        return self._units[key]
+
+    def final(self):
+        """All rows outside the test split, for the final model, and the scaler fitted on them. The
+        kernel scores every epoch on a validation split; with no rows held out, that is these rows."""
+        import numpy as np
+        import torch
+
+        from .kernel import Split
+        from .split import Scaler
+
+        cv = self.cv()
+        x = cv["x"]
+        scaler = Scaler.fit(x) if bool(cv["standardize"]) else Scaler.identity(x.shape[1])
+        split = Split(torch.from_numpy(np.ascontiguousarray(scaler.transform(x).astype(np.float32))).to(self.device),
+                      torch.from_numpy(np.ascontiguousarray(cv["y"], dtype=np.float32)).to(self.device))
+        return split, scaler
+
+    def cv_info(self, member: dict) -> dict:
+        from .folds import fold_sizes
+
+        n_train, n_val = fold_sizes(self.cv()["fold"])
+        return {"folds": member["folds"], "repeats": member["repeats"], "seeds": member["seeds"],
+                "train_rows": n_train, "val_rows": n_val}
+
+
+def _train_units(member, paths, data, features, threads, bootstrap, bootstrap_seed, extra) -> dict:
+    """Train a point's units that are not complete (a unit's files outlive a pack that dies, as they
+    are no outputs Snakemake knows of), then write the point's summary of them."""
+    from .selection import aggregate
+    from .train import train_point
+
+    folder = paths["metrics"].parent
+    records = []
+    for unit in member["units"]:
+        upaths = unit_paths(folder, unit["unit"])
+        hp = {**member["hparams"], "seed": unit["seed"]}
+        ukey = cache_key({**member, "hparams": hp, "unit": unit, "units": None}, bootstrap=bootstrap,
+                         bootstrap_seed=bootstrap_seed, tracking={})
+        if is_complete(upaths, ukey):
+            records.append(read_json(upaths["metrics"]))
+            continue
+        upaths["metrics"].parent.mkdir(parents=True, exist_ok=True)
+        upaths["metrics"].unlink(missing_ok=True)
+        train, val = data.unit(unit)
+        print(f"unit {unit['unit']} (repeat {unit['repeat']}, fold {unit['fold']}, seed {unit['seed']}): "
+              f"{len(train.y)} training rows, {len(val.y)} validation rows")
+        records.append(train_point(point=member["point"], hp=hp, train=train, val=val, features=features,
+                                   threads=threads, outputs=upaths, params=member["params"], n_boot=bootstrap,
+                                   boot_seed=bootstrap_seed, extra={"cache_key": ukey, "unit": unit}))
+    histories = [unit_paths(folder, u["unit"])["history"] for u in member["units"]]
+    record, history = aggregate(member, records, data.cv_info(member), histories)
+    from .curves import draw_learning_curve
+    from .kernel import write_history
+
+    write_history(paths["history"], history)
+    cv = record["cv"]
+    note = record["reason"] or (f"mean over {len(records)} units: {cv['folds']} fold(s) x {cv['repeats']} "
+                                f"repeat(s) x {cv['seeds']} seed(s)")
+    draw_learning_curve(history, paths["curve"], title=member.get("title") or member["point"], note=note)
+    record.update(extra)
+    write_json(paths["metrics"], json_safe(record))
+    return record
+
+
+def _train_final(member, paths, data, features, threads, extra) -> dict:
+    """The chosen configuration on every row outside the test split, with the scaler fitted on them
+    (written first: metrics.json, last, marks the model complete)."""
+    from .train import train_point
+
+    split, scaler = data.final()
+    folder = paths["metrics"].parent
+    write_json(folder / "scaler.json", {**scaler.to_dict(features), "standardize": bool(data.cv()["standardize"]),
+                                        "fitted_on": f"all {len(split.y)} rows outside the test split"})
+    print(f"final model of point {member['point']}: {len(split.y)} rows, {member['hparams']['max_epochs']} epochs, "
+          f"seed {member['hparams']['seed']}")
+    return train_point(point=member["point"], hp=member["hparams"], train=split, val=split, features=features,
+                       threads=threads, outputs=paths, title=member.get("title", ""), params=member["params"],
+                       n_boot=100, extra={**extra, "trained_on": f"all {len(split.y)} rows outside the test split",
+                                          "history_val_columns": "measured on the training rows (none held out)"})
+
+
+def _train(pack, size, todo, data, labels, threads, logs_dir, tracking, bootstrap, bootstrap_seed):
     from .gpu import AUTO_ENV
-    from .kernel import load_split, make_deterministic, resolve_device
+    from .kernel import make_deterministic, resolve_device
     from .train import train_point
 
     make_deterministic(threads)
     device = resolve_device(todo[0][1]["hparams"])
+    data.device = device
     features = read_json(labels)["features"]
-    splits = load_split(train, device), load_split(val, device)
     logs_dir.mkdir(parents=True, exist_ok=True)
     frozen = False
     lines = []
@@ -215,12 +363,18 @@ def _train(pack, size, todo, train, val, labels, threads, logs_dir, tracking, bo
             print(f"point {point} of pack {pack} ({position}/{size}), pid {os.getpid()}, accelerator "
                   f"{member['hparams']['accelerator']} ({AUTO_ENV}={os.environ.get(AUTO_ENV)!r}), device {device}")
             try:
-                record = train_point(point=point, hp=member["hparams"], train=splits[0], val=splits[1],
-                                     epochs=member.get("epochs"), resume=member.get("resume"),
-                                     features=features, threads=threads, outputs=paths,
-                                     title=member.get("title", ""), tracker=_tracker(member, tracking),
-                                     params=member["params"], n_boot=bootstrap, boot_seed=bootstrap_seed,
-                                     extra=extra)
+                if member.get("units"):
+                    record = _train_units(member, paths, data, features, threads, bootstrap, bootstrap_seed, extra)
+                elif member.get("final"):
+                    record = _train_final(member, paths, data, features, threads, extra)
+                else:
+                    splits = data.single()
+                    record = train_point(point=point, hp=member["hparams"], train=splits[0], val=splits[1],
+                                         epochs=member.get("epochs"), resume=member.get("resume"),
+                                         features=features, threads=threads, outputs=paths,
+                                         title=member.get("title", ""), tracker=_tracker(member, tracking),
+                                         params=member["params"], n_boot=bootstrap, boot_seed=bootstrap_seed,
+                                         extra=extra)
             except Exception as err:  # one point's bug or out-of-memory must not cost the others
                 traceback.print_exc()
                 record = _write_error(member, paths, err, log, extra)

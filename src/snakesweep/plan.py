@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from . import SnakesweepError, data
+from .folds import units_of
 from .gpu import AUTO_ENV
 from .hparams import defaults_from_config
 from .io import load_yaml
@@ -22,8 +23,9 @@ from .sweep import Spec, expand, load_spec, parse_spec, total_points
 
 # The modules whose code determines a trained point's result: editing them gives new point ids, so a
 # result is never mixed up with one that older code produced.
-RESULT_MODULES = ("hparams.py", "data.py", "split.py", "jobs.py", "io.py", "model.py", "kernel.py",
-                  "engine_torch.py", "engine_lightning.py", "train.py", "pack.py", "curves.py", "metrics.py")
+RESULT_MODULES = ("hparams.py", "data.py", "split.py", "folds.py", "selection.py", "jobs.py", "io.py", "model.py",
+                  "kernel.py", "engine_torch.py", "engine_lightning.py", "train.py", "pack.py", "curves.py",
+                  "metrics.py")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,14 @@ class Plan:
     total: int = 0  # the most points the sweep trains (an adaptive sweep may stop before)
 
     pack_size: int = 1
+    folds: int = 1  # split.folds
+    repeats: int = 1  # split.repeats (of the folds)
+    seeds: int = 1  # sweep.repeats
+
+    @property
+    def units(self) -> bool:
+        """Whether points train as several units (folds, seeds), and a final model is trained after."""
+        return self.folds > 1 or self.seeds > 1
 
     @property
     def ids(self) -> list[str]:
@@ -109,6 +119,30 @@ def check_config_files(paths) -> None:
     """Refuse duplicate keys in the config files Snakemake has already merged (it keeps the last one)."""
     for path in paths:
         load_yaml(path, "configfile")
+
+
+def coerce_command_line(config: dict, schema: dict) -> dict:
+    """Read numbers and booleans given as text where the schema wants them: Snakemake passes the values
+    inside a mapping on the command line (`--config split='{folds: 5}'`) as strings."""
+    import yaml
+
+    for key, spec in schema.get("properties", {}).items():
+        value = config.get(key) if isinstance(config, dict) else None
+        if isinstance(value, dict):
+            coerce_command_line(value, spec)
+            continue
+        types = spec.get("type")
+        types = set(types if isinstance(types, list) else [types])
+        if isinstance(value, str) and "string" not in types and types & {"integer", "number", "boolean"}:
+            try:
+                parsed = yaml.safe_load(value)
+            except yaml.YAMLError:
+                continue
+            wanted = {"integer": int, "number": (int, float), "boolean": bool}
+            if any(isinstance(parsed, wanted[t]) and (t == "boolean") == isinstance(parsed, bool)
+                   for t in types if t in wanted):
+                config[key] = parsed
+    return config
 
 
 def normalise_integers(config: dict, schema: dict) -> dict:
@@ -213,6 +247,22 @@ def check_gpus_visible(plan: Plan, gpus_visible: int | None = None) -> None:
         "--executor slurm), where the scheduler places them")
 
 
+def check_units(config: dict) -> tuple[int, int, int]:
+    """split.folds, split.repeats and sweep.repeats, checked against each other and the other keys."""
+    folds = int(config["split"].get("folds", 1))
+    repeats = int(config["split"].get("repeats", 1))
+    seeds = int(config["sweep"].get("repeats", 1))
+    if repeats > 1 and folds == 1:
+        raise SnakesweepError(f"split.repeats: {repeats} repeats of the cross-validation need split.folds >= 2 "
+                              "(found 1: the single validation split); for repeats with other seeds on one split "
+                              "use sweep.repeats")
+    if (folds > 1 or seeds > 1) and config.get("tracking", {}).get("wandb", {}).get("enabled"):
+        raise SnakesweepError("tracking.wandb.enabled: W&B logging of points trained once per fold or seed "
+                              "(split.folds or sweep.repeats above 1) is not supported yet; turn it off, or set "
+                              "both to 1")
+    return folds, repeats, seeds
+
+
 def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = None) -> Plan:
     """The validated sweep and its points, with every check that needs no job."""
     base = Path(base)
@@ -224,6 +274,7 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
     check_local_data(dcfg, base)
     check_input_path("sweep.file", config["sweep"]["file"])
     fractions = check_fractions(scfg["fractions"])
+    folds, repeats, seeds = check_units(config)
     defaults = defaults_from_config(config["train"])
     spec_path = base / config["sweep"]["file"]
     spec = parse_spec(load_spec(spec_path), source=f"sweep.file '{config['sweep']['file']}'")
@@ -235,7 +286,10 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
         "exclude": sorted(dcfg.get("exclude", [])),
         "drop_missing": bool(dcfg.get("drop_missing")),
         "index_check": bool(dcfg.get("index_check", True)),
-        "split": {"fractions": fractions, "seed": scfg["seed"], "standardize": scfg["standardize"]},
+        "split": {"fractions": fractions, "seed": scfg["seed"], "standardize": scfg["standardize"],
+                  # The folds decide every unit's rows. Not their repeats, nor the seeds: raising those
+                  # adds units to the points already trained.
+                  **({"folds": folds} if folds > 1 else {})},
         "code": code_digest(),
         # Thread count changes float reduction order, so it is part of what determines a result.
         "threads": int(config["train"].get("threads", 1)),
@@ -252,6 +306,15 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
     points = expand(spec, count=config["sweep"]["count"], seed=config["sweep"]["seed"], defaults=defaults,
                     context=context, resolve=lambda hp: resolve_accelerator(hp, auto),
                     dedupe=config["sweep"].get("dedupe", True)) if spec.method != "bayes" else []
+    if folds > 1 or seeds > 1:
+        if spec.adaptive:
+            raise SnakesweepError("split.folds / sweep.repeats: cross-validation and seed repeats are not supported "
+                                  f"yet with an adaptive sweep (method bayes, early_terminate or metric.target in "
+                                  f"sweep.file '{config['sweep']['file']}'); use method grid or random, or set "
+                                  "split.folds and sweep.repeats to 1")
+        for p in points:
+            p["units"] = units_of(p["hparams"]["seed"], folds=folds, repeats=repeats, seeds=seeds)
+            p.update(folds=folds, repeats=repeats if folds > 1 else 1, seeds=seeds)
     accel = next((p.name for p in spec.params if p.hparam == "accelerator"), None)
     if spec.method == "bayes":
         gpu_values = [v for p in spec.params if p.hparam == "accelerator" for v in p.values if v == "gpu"]
@@ -261,5 +324,6 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
     asked_by = f"sweep parameter '{accel}'" if accel is not None and (
         spec.method == "bayes" or any(accel in p["params"] for p in asked)) else "train.accelerator"
     return Plan(spec, [] if spec.adaptive else points, context, auto, gpu_asked=len(asked), gpu_asked_by=asked_by,
-                pack_size=int(config["train"].get("pack_size", 20)), defaults=defaults,
+                pack_size=int(config["train"].get("pack_size", 20)), defaults=defaults, folds=folds,
+                repeats=repeats if folds > 1 else 1, seeds=seeds,
                 total=total_points(spec, config["sweep"]["count"], len(points)))

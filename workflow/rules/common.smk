@@ -34,6 +34,7 @@ from snakesweep.plan import (
     check_config,
     check_config_files,
     check_gpus_visible,
+    coerce_command_line,
     load_schema,
     make_plan,
     normalise_integers,
@@ -45,6 +46,7 @@ try:
     # Snakemake has merged the config files already, keeping the last of any duplicate key.
     check_config_files(workflow.configfiles)
     schema = load_schema(SCHEMA)
+    coerce_command_line(config, schema)
     check_config(config, schema)
     validate(config, SCHEMA)
     normalise_integers(config, schema)
@@ -63,6 +65,49 @@ PACKS = PLAN.packs
 ADAPTIVE = SPEC.adaptive
 ROUNDS = round_settings(PLAN, config) if ADAPTIVE else None
 PER_ROUND = per_round(SPEC, config["sweep"]["round_size"], PLAN.total)
+
+
+# Points trained once per fold and seed (split.folds, sweep.repeats) read the rows outside the test
+# split, unscaled, with their folds; the others the single split.
+SPLIT_CV = {"cv": "results/split/cv.npz"} if PLAN.units else {}
+TRAIN_DATA = (
+    {"cv": ancient(SPLIT_CV["cv"])}
+    if PLAN.units
+    else {
+        "train": ancient("results/split/train.npz"),
+        "val": ancient("results/split/val.npz"),
+    }
+)
+
+
+# The baseline is validated as the points are, and tested as the model that is tested.
+BASELINE_DATA = (
+    {"cv": SPLIT_CV["cv"]}
+    if PLAN.units
+    else {"train": "results/split/train.npz", "test": "results/split/test.npz"}
+)
+BASELINE_CV = {"baseline_cv": "results/baseline/cv.json"} if PLAN.units else {}
+TEST_DATA = (
+    {"cv": SPLIT_CV["cv"], **BASELINE_CV}
+    if PLAN.units
+    else {"test": "results/split/test.npz", "scaler": "results/split/scaler.json"}
+)
+
+
+def final_member(wildcards):
+    """The final model's training, as a pack's member: the chosen point, on every row outside the test
+    split."""
+    point = PLAN.by_id[wildcards.point]
+    return {
+        **{
+            k: v
+            for k, v in point.items()
+            if k not in ("units", "folds", "repeats", "seeds")
+        },
+        "final": True,
+        "title": "final model: "
+        + ", ".join(f"{k}={v}" for k, v in point_labels(wildcards.point).items()),
+    }
 
 
 def mem_mb_for_data(base, per_input_mb):
@@ -91,7 +136,11 @@ def runtime_minutes(
 
 
 def pack_runtime(pack):
-    epochs = [PLAN.by_id[p]["hparams"]["max_epochs"] for p in pack.points]
+    epochs = [
+        PLAN.by_id[p]["hparams"]["max_epochs"]
+        for p in pack.points
+        for _ in PLAN.by_id[p].get("units") or [None]
+    ]
     return lambda wildcards, input, attempt: runtime_minutes(epochs, input, attempt)
 
 
@@ -162,7 +211,12 @@ def chosen_point(wildcards):
         # after every round has finished, stands for them.
         return {"chosen": chosen, "points": "results/sweep/points.tsv"}
     point = read_json(chosen)["point"]
-    return {"chosen": chosen, "metrics": f"results/points/{point}/metrics.json"}
+    final = {"final": f"results/final/{point}/metrics.json"} if PLAN.units else {}
+    return {
+        "chosen": chosen,
+        "metrics": f"results/points/{point}/metrics.json",
+        **final,
+    }
 
 
 def per_point(pattern):

@@ -24,6 +24,7 @@ rule split:
         table="results/data/table.tsv",
         labels="results/data/labels.json",
     output:
+        **SPLIT_CV,
         train="results/split/train.npz",
         val="results/split/val.npz",
         test="results/split/test.npz",
@@ -41,5 +42,7 @@ rule split:
         fractions=config["split"]["fractions"],
         seed=config["split"]["seed"],
         standardize=config["split"]["standardize"],
+        folds=PLAN.folds,
+        repeats=PLAN.repeats,
     script:
         "../scripts/split.py"

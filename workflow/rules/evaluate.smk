@@ -30,10 +30,10 @@ rule summarize:
 
 rule baseline:
     input:
-        train="results/split/train.npz",
-        test="results/split/test.npz",
+        **BASELINE_DATA,
     output:
-        "results/baseline/test_scores.tsv",
+        **BASELINE_CV,
+        scores="results/baseline/test_scores.tsv",
     log:
         "results/logs/baseline.log",
     benchmark:
@@ -42,15 +42,23 @@ rule baseline:
         "../../environment.yml"
     resources:
         mem_mb=mem_mb_for_data(base=700, per_input_mb=8),
+    params:
+        seeds=PLAN.seeds,
     script:
         "../scripts/baseline.py"
 
 
 rule plot_sweep:
     input:
+        **BASELINE_CV,
         points="results/sweep/points.tsv",
         metrics=per_point("results/points/{point}/metrics.json"),
     output:
+        ranking=report(
+            "results/plots/ranking.svg",
+            caption="../report/ranking.rst",
+            category="Summary",
+        ),
         curves=report(
             "results/plots/top_learning_curves.svg",
             caption="../report/top_learning_curves.rst",
@@ -105,11 +113,48 @@ checkpoint choose_best:
         "../scripts/choose_best.py"
 
 
+# With units (folds, seeds) the chosen configuration is trained again, on every row outside the test
+# split, and that final model is the one tested. A pack of one: the same code, claims and logs.
+if PLAN.units:
+
+    rule train_final:
+        input:
+            **TRAIN_DATA,
+            labels="results/data/labels.json",
+        output:
+            metrics="results/final/{point}/metrics.json",
+        log:
+            "results/logs/final/{point}.log",
+        benchmark:
+            "results/benchmarks/final/{point}.tsv"
+        conda:
+            "../../environment.yml"
+        threads: config["train"]["threads"]
+        resources:
+            gpu=lambda wildcards: int(
+                PLAN.by_id[wildcards.point]["hparams"]["accelerator"] == "gpu"
+            ),
+            mem_mb=lambda wildcards, input, attempt: mem_mb_for_data(
+                base=mem_base(PLAN.by_id[wildcards.point]["hparams"]["accelerator"]),
+                per_input_mb=4,
+            )(wildcards, input, attempt),
+            runtime=lambda wildcards, input, attempt: runtime_minutes(
+                [PLAN.by_id[wildcards.point]["hparams"]["max_epochs"]], input, attempt
+            ),
+            cpus_per_task=config["train"]["threads"],
+        params:
+            member=final_member,
+            logs_dir="results/logs/final",
+            torch_threads=config["train"]["threads"],
+        script:
+            "../scripts/train_final.py"
+
+
 rule evaluate_best:
     input:
         unpack(chosen_point),
+        **TEST_DATA,
         baseline="results/baseline/test_scores.tsv",
-        test="results/split/test.npz",
     output:
         best=report(
             "results/best.json",

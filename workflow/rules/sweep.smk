@@ -35,8 +35,7 @@ for pack in PACKS:
         name:
             f"train_{pack.id}"
         input:
-            train=ancient("results/split/train.npz"),
-            val=ancient("results/split/val.npz"),
+            **TRAIN_DATA,
             labels=ancient("results/data/labels.json"),
         output:
             metrics=[update(f"results/points/{p}/metrics.json") for p in pack.points],

@@ -5,4 +5,12 @@ sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 from snakesweep.evaluate import fit_baseline
 from snakesweep.jobs import run_logged
 
-run_logged(fit_baseline, train=snakemake.input.train, test=snakemake.input.test, out=snakemake.output[0])
+run_logged(
+    fit_baseline,
+    train=snakemake.input.get("train"),
+    test=snakemake.input.get("test"),
+    cv=snakemake.input.get("cv"),
+    out=snakemake.output.scores,
+    cv_out=snakemake.output.get("baseline_cv"),
+    seeds=snakemake.params.seeds,
+)

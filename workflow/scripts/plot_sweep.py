@@ -25,4 +25,6 @@ run_logged(
     min_class_rows=snakemake.params.min_class_rows,
     out_curves=snakemake.output.curves,
     out_params=snakemake.output.params,
+    out_ranking=snakemake.output.ranking,
+    baseline=snakemake.input.get("baseline_cv"),
 )

@@ -11,5 +11,7 @@ run_logged(
     fractions=dict(snakemake.params.fractions),
     seed=snakemake.params.seed,
     standardize=snakemake.params.standardize,
+    folds=snakemake.params.folds,
+    repeats=snakemake.params.repeats,
     outputs=dict(snakemake.output.items()),
 )

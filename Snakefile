@@ -24,6 +24,7 @@ if ADAPTIVE:
 
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tracking.smk"
+include: "workflow/rules/predict.smk"
 
 
 # On a cluster these run where Snakemake runs, the login node: each takes seconds, and a queued job

@@ -1,0 +1,32 @@
+# The `predict` target: the final model applied to a new table, e.g.
+#   snakemake --cores 1 predict --config predict='{input: new.csv, name: batch1}'
+# writes results/predictions/batch1.tsv. See src/snakesweep/predict.py.
+
+from snakesweep.predict import table_input
+
+PREDICT = config["predict"]
+
+
+# Seconds of work on a table already at hand: it runs where Snakemake runs.
+localrules:
+    predict,
+
+
+rule predict:
+    input:
+        best="results/best.json",
+        labels="results/data/labels.json",
+        # A function, so that predict.input is read (and a null refused, naming the key) only when
+        # this target is asked for; a normal run never is. An input: editing the table predicts again.
+        table=lambda wildcards: table_input(PREDICT["input"]),
+    output:
+        # Named at parse time: the name is a config value (one file name, by its pattern), no wildcard.
+        f"results/predictions/{PREDICT['name']}.tsv",
+    log:
+        f"results/logs/predict/{PREDICT['name']}.log",
+    conda:
+        "../../environment.yml"
+    params:
+        threshold=PREDICT["threshold"],
+    script:
+        "../scripts/predict.py"

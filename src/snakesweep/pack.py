@@ -178,7 +178,9 @@ def run_pack(*, pack: str, members: list[dict], train: str | None, val: str | No
         key = cache_key(member, bootstrap=bootstrap, bootstrap_seed=bootstrap_seed, tracking=tracking)
         if is_complete(paths, key):
             lines.append({"point": member["point"], "status": "complete already"})
-        elif restore_kept(paths, key):
+        # A point with units keeps its units' files instead (no output Snakemake knows of): the pack
+        # trains the units that are missing and sums them up again, which is cheap.
+        elif not member.get("units") and restore_kept(paths, key):
             lines.append({"point": member["point"], "status": "kept from an earlier attempt"})
         else:
             lines.append(None)  # filled in when trained

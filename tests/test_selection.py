@@ -9,6 +9,8 @@ import os
 
 import numpy as np
 import pytest
+import yaml
+from e2e import REPO
 from scipy import stats
 
 from snakesweep import SnakesweepError
@@ -121,10 +123,6 @@ def test_ties_flag_points_the_folds_cannot_tell_from_the_best():
 # --- config -------------------------------------------------------------------------------------------
 
 def _config(**changes):
-    import yaml
-
-    from e2e import REPO, edit_config  # noqa: F401  (REPO: the checkout's config)
-
     cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
     for dotted, value in changes.items():
         node = cfg
@@ -136,7 +134,6 @@ def _config(**changes):
 
 
 def test_units_config_errors_name_the_key(tmp_path):
-    from e2e import REPO
     from snakesweep.plan import make_plan
 
     with pytest.raises(SnakesweepError, match=r"split\.repeats: .* need split\.folds >= 2"):
@@ -150,20 +147,22 @@ def test_units_config_errors_name_the_key(tmp_path):
         make_plan(_config(**{"sweep.repeats": 2, "sweep.file": str(spec)}), base=REPO)
 
 
-def test_plan_gives_units_and_ids_that_survive_more_repeats():
-    from e2e import REPO
+def test_plan_gives_units_and_more_repeats_keep_their_unit_base():
     from snakesweep.plan import make_plan
 
     one = make_plan(_config(**{"split.folds": 5}), base=REPO)
     more = make_plan(_config(**{"split.folds": 5, "split.repeats": 2, "sweep.repeats": 3}), base=REPO)
     single = make_plan(_config(), base=REPO)
-    assert one.ids == more.ids != single.ids  # folds change what a point is; more repeats add units to it
+    # Folds change what a point is; more repeats or seeds make another point on the same unit base,
+    # whose units already trained are kept.
+    assert not set(one.ids) & set(more.ids) and not set(one.ids) & set(single.ids)
+    assert [p["unit_base"] for p in one.points] == [p["unit_base"] for p in more.points]
+    assert not {p["unit_base"] for p in one.points} & set(single.ids)
     assert len(more.points[0]["units"]) == 30 and "units" not in single.points[0]
     assert single.units is False and one.units is True
 
 
 def test_command_line_values_are_read_as_the_schema_types():
-    from e2e import REPO
     from snakesweep.plan import coerce_command_line, load_schema
 
     schema = load_schema(REPO / "workflow/schemas/config.schema.yaml")
@@ -257,8 +256,8 @@ def test_a_point_trains_once_per_unit_and_sums_them_up(cv_data, prepared, tmp_pa
     assert (metrics.parent / "history.csv").is_file() and (metrics.parent / "learning_curve.svg").is_file()
 
     # A unit lost (a node died mid-pack) is the only one trained again, and the point's record is the same.
-    gone = unit_paths(metrics.parent, "r1-f2-s1")
-    kept = unit_paths(metrics.parent, "r0-f0-s0")["metrics"]
+    gone = unit_paths(metrics.parent, member, "r1-f2-s1")
+    kept = unit_paths(metrics.parent, member, "r0-f0-s0")["metrics"]
     before = kept.stat().st_mtime_ns
     first = {k: v for k, v in rec.items() if k not in ("train_seconds", "startup_seconds", "pack")}
     for p in gone.values():
@@ -281,11 +280,11 @@ def test_the_first_seed_on_one_fold_is_the_single_split_point(cv_data, prepared,
              threads=1, metrics_files=[str(a)], logs_dir=str(tmp_path / "logs"))
     run_pack(pack="s", members=[plain], train=prepared["train"], val=prepared["val"], labels=prepared["labels"],
              threads=1, metrics_files=[str(b)], logs_dir=str(tmp_path / "logs"))
-    unit = json.loads(unit_paths(a.parent, "s0")["metrics"].read_text())
+    unit = json.loads(unit_paths(a.parent, member, "s0")["metrics"].read_text())
     single = json.loads(b.read_text())
     for key in ("val_loss", "val_roc_auc", "train_loss", "val_roc_auc_ci95"):
         assert unit[key] == single[key], key
-    assert unit_paths(a.parent, "s0")["history"].read_bytes() == (b.parent / "history.csv").read_bytes()
+    assert unit_paths(a.parent, member, "s0")["history"].read_bytes() == (b.parent / "history.csv").read_bytes()
 
 
 def test_the_final_model_trains_on_every_row_outside_the_test_split(cv_data, prepared, tmp_path):

@@ -98,6 +98,21 @@ def test_each_point_has_weights_history_curve_log_and_benchmark(tiny_run):
         assert (tiny_run / "results/logs/packs" / f"{pack}.log").is_file()
 
 
+def test_the_single_split_is_as_before_no_units_and_the_chosen_points_own_model_tested(tiny_run):
+    """split.folds 1 and sweep.repeats 1 (the default): no units, no final model trained again."""
+    best = json.loads((tiny_run / "results/best.json").read_text())
+    assert best["final_model"] == {"model": f"results/points/{best['point']}/model.pt",
+                                   "scaler": "results/split/scaler.json",
+                                   "trained_on": "the train split (the chosen point's own model)",
+                                   "epochs": 2, "seed": 42}
+    assert not (tiny_run / "results/final").exists() and not (tiny_run / "results/split/cv.npz").exists()
+    assert not list((tiny_run / "results/points").glob("*/units"))
+    summary = pd.read_csv(tiny_run / "results/summary.tsv", sep="\t")
+    assert not {"n_units", "tied_with_best", "val_roc_auc_mean"} & set(summary.columns)
+    assert "fold_r0" not in pd.read_csv(tiny_run / "results/split/assignment.tsv", sep="\t").columns
+    assert (tiny_run / "results/plots/ranking.svg").stat().st_size > 1000
+
+
 def test_split_scaler_is_fitted_on_training_rows_only(tiny_run):
     import numpy as np
 

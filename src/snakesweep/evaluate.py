@@ -270,7 +270,7 @@ def point_label(row, names: list[str]) -> str:
     parts = []
     for n in names:
         v = row[n]
-        if v is None or (isinstance(v, float) and not np.isfinite(v)) or v == "":
+        if v is None or pd.isna(v) or (isinstance(v, float) and not np.isfinite(v)) or (isinstance(v, str) and not v):
             continue
         parts.append(f"{n}={v:.3g}" if isinstance(v, float) else f"{n}={v}")
     return ", ".join(parts + [str(row["point"])])

@@ -46,8 +46,11 @@ DECLARED = ("metrics", "curve")  # the files Snakemake knows of, and would remov
 FAIL_ONCE_ENV = "SNAKESWEEP_TEST_FAIL_ONCE"
 
 
-# A point trained as several units (folds, seeds, see folds.py): each unit's files in units/<unit>/,
-# and the point's own: the mean learning curve over its units and metrics.json, the summary of them.
+# A point trained as several units (folds, seeds, see folds.py): each unit's files in
+# results/units/<unit base>/<unit>/, and the point's own: the mean learning curve over its units and
+# metrics.json, the summary of them. The unit base is the point's id without its count of repeats and
+# seeds: a point with more of them is another point (another id, so everything after training sees
+# it), whose units already trained are found there and kept.
 UNIT_FILES = ("model", "history", "metrics")
 POINT_FILES = ("history", "curve", "metrics")
 
@@ -57,8 +60,10 @@ def output_paths(folder: str | Path, names=tuple(FILES)) -> dict[str, Path]:
     return {k: folder / FILES[k] for k in names}
 
 
-def unit_paths(folder: str | Path, unit: str) -> dict[str, Path]:
-    return output_paths(Path(folder) / "units" / unit, UNIT_FILES)
+def unit_paths(point_folder: str | Path, member: dict, unit: str) -> dict[str, Path]:
+    """A unit's files, from its point's folder (results/points/<id>) and the point's plan record."""
+    root = Path(point_folder).parent.parent
+    return output_paths(root / "units" / member.get("unit_base", member["point"]) / unit, UNIT_FILES)
 
 
 def cache_key(member: dict, *, bootstrap: int, bootstrap_seed: int, tracking: dict) -> str:
@@ -296,9 +301,11 @@ def _train_units(member, paths, data, features, threads, bootstrap, bootstrap_se
     folder = paths["metrics"].parent
     records = []
     for unit in member["units"]:
-        upaths = unit_paths(folder, unit["unit"])
+        upaths = unit_paths(folder, member, unit["unit"])
         hp = {**member["hparams"], "seed": unit["seed"]}
-        ukey = cache_key({**member, "hparams": hp, "unit": unit, "units": None}, bootstrap=bootstrap,
+        # Keyed by the unit base, not the point: points with more repeats or seeds share these units.
+        base = member.get("unit_base", member["point"])
+        ukey = cache_key({**member, "point": base, "hparams": hp, "unit": unit, "units": None}, bootstrap=bootstrap,
                          bootstrap_seed=bootstrap_seed, tracking={})
         if is_complete(upaths, ukey):
             records.append(read_json(upaths["metrics"]))
@@ -308,10 +315,10 @@ def _train_units(member, paths, data, features, threads, bootstrap, bootstrap_se
         train, val = data.unit(unit)
         print(f"unit {unit['unit']} (repeat {unit['repeat']}, fold {unit['fold']}, seed {unit['seed']}): "
               f"{len(train.y)} training rows, {len(val.y)} validation rows")
-        records.append(train_point(point=member["point"], hp=hp, train=train, val=val, features=features,
+        records.append(train_point(point=base, hp=hp, train=train, val=val, features=features,
                                    threads=threads, outputs=upaths, params=member["params"], n_boot=bootstrap,
                                    boot_seed=bootstrap_seed, extra={"cache_key": ukey, "unit": unit}))
-    histories = [unit_paths(folder, u["unit"])["history"] for u in member["units"]]
+    histories = [unit_paths(folder, member, u["unit"])["history"] for u in member["units"]]
     record, history = aggregate(member, records, data.cv_info(member), histories)
     from .curves import draw_learning_curve
     from .kernel import write_history

@@ -315,6 +315,9 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
         for p in points:
             p["units"] = units_of(p["hparams"]["seed"], folds=folds, repeats=repeats, seeds=seeds)
             p.update(folds=folds, repeats=repeats if folds > 1 else 1, seeds=seeds)
+            # More repeats or seeds make another point, which keeps the units its base already trained.
+            p["unit_base"] = p["point"]
+            p["point"] = hashlib.sha256(f"{p['point']} repeats {p['repeats']} seeds {seeds}".encode()).hexdigest()[:12]
     accel = next((p.name for p in spec.params if p.hparam == "accelerator"), None)
     if spec.method == "bayes":
         gpu_values = [v for p in spec.params if p.hparam == "accelerator" for v in p.values if v == "gpu"]

@@ -129,6 +129,7 @@ def aggregate(member: dict, records: list[dict], cv: dict, histories) -> tuple[d
         record[f"{name}_ci95"] = stats["ci95"]
     record.update({
         "n_units": len(records),
+        "unit_base": member.get("unit_base", member["point"]),  # its units' files: results/units/<unit_base>/
         "cv": cv,
         "interval": "t interval of the mean over units with the Nadeau-Bengio correction for overlapping "
                     "training sets" if ratio else "t interval of the mean over seeds",

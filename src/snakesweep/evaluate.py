@@ -280,6 +280,8 @@ def plot_ranking(records: list[dict], df: pd.DataFrame, names: list[str], metric
                  baseline: dict | None = None) -> None:
     """Every usable point's `metric` with its 95% interval, best first, the points tied with the best
     marked, labelled by their parameters."""
+    from .selection import ratio_of
+
     ok = df[df["status"] == "ok"].head(RANKED)
     by_id = {r["point"]: r for r in records}
     units = "tied_with_best" in df.columns
@@ -304,14 +306,15 @@ def plot_ranking(records: list[dict], df: pd.DataFrame, names: list[str], metric
             ax.axvspan(*baseline[f"{metric}_ci95"], color="tab:green", alpha=0.1)
     first = by_id[ok.iloc[0]["point"]] if len(ok) else {}
     if units:
-        how = first.get("interval", "t interval over units")
+        how = "Nadeau-Bengio corrected t interval" if ratio_of(first) else "t interval over seeds"
         n_tied = sum(v in (True,) for v in df["tied_with_best"]) - 1
-        title = (f"{metric} (mean over {first.get('n_units')} units, 95% {how.split(' with ')[0]}); best in blue, "
-                 f"{n_tied} point(s) tied with it (corrected paired t-test, p >= 0.05) in orange")
+        title = (f"{metric}: mean over {first.get('n_units')} units, 95% {how}. Best in blue, {n_tied} "
+                 "point(s) tied with it (corrected paired t-test, p >= 0.05) in orange")
     else:
         title = (f"{metric} on the validation split (95% bootstrap CI where there is one); best in blue. "
                  "One split: no test of ties (see split.folds)")
-    ax.set_title(textwrap.fill(title, 110), fontsize=8)
+    # Centred over the axes, which the long labels push to the right: wrapped to their width.
+    ax.set_title(textwrap.fill(title, 75), fontsize=8)
     ax.set_xlabel(f"{metric} ({'higher' if goal == 'maximize' else 'lower'} is better)")
     shown = f"best {len(ok)} of {int((df['status'] == 'ok').sum())} usable points" if len(ok) < (
         df["status"] == "ok").sum() else f"all {len(ok)} usable points"

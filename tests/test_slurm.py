@@ -309,3 +309,20 @@ def test_bayes_rounds_with_hyperband_rungs_on_slurm_match_a_local_run(tmp_path):
     # most two of six points are over it): one pack each.
     assert len(submitted) == 4
     assert set(summary(wd)["status"]) == {"ok", "stopped"}
+
+
+def test_cross_validation_on_slurm_matches_a_local_run(tmp_path):
+    """split.folds with seed repeats on the cluster: the pack of units and the final model are SLURM
+    jobs, and every figure equals a local run's, the final model's test evaluation included."""
+    settings = {"split.folds": 3, "sweep.repeats": 2}
+    wd = make_workdir(tmp_path / "slurm", points=3, epochs=2, **settings)
+    use_cluster_profile(wd)
+    slurm_run(wd)
+    local = make_workdir(tmp_path / "local", points=3, epochs=2, **settings)
+    snakemake(local, "--cores", "2")
+    pd.testing.assert_frame_equal(summary(local), summary(wd))
+    best = [json.loads((w / "results/best.json").read_text()) for w in (local, wd)]
+    assert best[0] == best[1] and best[0]["n_units"] == 6
+    submitted = jobs(wd)
+    assert (submitted["state"] == "COMPLETED").all()
+    assert sorted(submitted["rule"].str.replace(r"_[0-9a-f]{12}$", "", regex=True)) == ["train", "train_final"]

@@ -359,7 +359,7 @@ def plot_sweep(*, points: list[str], names: list[str], metric_files: list[str], 
                out_ranking: str | None = None, baseline: str | None = None) -> None:
     """Learning curves of the best points together, validation ROC-AUC against each parameter, and
     the ranking of the points with their intervals and ties."""
-    from matplotlib.ticker import MaxNLocator, NullFormatter
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 
     records = read_records(points, metric_files)
     df = results_table(records, names, metric, goal, min_class_rows)
@@ -398,6 +398,9 @@ def plot_sweep(*, points: list[str], names: list[str], metric_files: list[str], 
                     fmt="o", alpha=0.7, ms=4, elinewidth=0.8)
         if p == "learning_rate" and numeric and (col > 0).all():
             ax.set_xscale("log")
+            # Ticks at 1, 2 and 5 of each decade: a sweep within one decade would otherwise get none.
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
             ax.xaxis.set_minor_formatter(NullFormatter())
         elif pd.api.types.is_integer_dtype(col):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -28,9 +28,12 @@ from .io import load_yaml
 METHODS = ("grid", "random", "bayes")
 METRICS = {"val_loss": "minimize", "val_roc_auc": "maximize", "train_loss": "minimize"}
 # W&B keys that describe the sweep for its server or its agent; read, and shown where useful, but they
-# change nothing here (`program`/`command`: the built-in trainer runs every point).
-INFORMATIVE_KEYS = {"name", "description", "project", "entity", "program", "command", "controller"}
-SPEC_KEYS = {"method", "metric", "parameters", "run_cap", "early_terminate"} | INFORMATIVE_KEYS
+# change nothing here.
+INFORMATIVE_KEYS = {"name", "description", "project", "entity", "controller"}
+# A sweep with either runs the user's own program per point, as W&B's agent would (agent.py); without
+# them the built-in trainer runs every point.
+PROGRAM_KEYS = {"program", "command"}
+SPEC_KEYS = {"method", "metric", "parameters", "run_cap", "early_terminate"} | INFORMATIVE_KEYS | PROGRAM_KEYS
 METRIC_KEYS = {"name", "goal", "target", "impute", "impute_while_running"}
 IMPUTE = ("worst", "best", "latest")
 HYPERBAND_KEYS = {"type", "min_iter", "max_iter", "s", "eta", "strict"}
@@ -41,7 +44,7 @@ MAX_DRAWS_PER_POINT = 200
 @dataclass(frozen=True)
 class Param:
     name: str  # as written in the sweep file; nested parameters joined with dots ("optim.learning_rate")
-    hparam: str  # the built-in trainer's hyperparameter it sets
+    hparam: str | None  # the built-in trainer's hyperparameter it sets; None for an own program's
     dist: Dist
 
     @property
@@ -79,10 +82,17 @@ class Spec:
     target: float | None = None
     impute: str = "worst"
     hyperband: Hyperband | None = None
+    program: str | None = None  # the user's program and command (W&B's), when the sweep has them
+    command: tuple[str, ...] | None = None
 
     @property
     def names(self) -> list[str]:
         return [p.name for p in self.params]
+
+    @property
+    def own(self) -> bool:
+        """Whether each point runs the user's own program (W&B's `program`/`command`), not the built-in trainer."""
+        return self.program is not None or self.command is not None
 
     @property
     def adaptive(self) -> bool:
@@ -199,9 +209,11 @@ def _coerced(dist: Dist, hparam: str, where: str) -> Dist:
     return dist
 
 
-def _parse_param(name: str, body: Any, source: str) -> Param:
+def _parse_param(name: str, body: Any, source: str, own: bool = False) -> Param:
+    """A parameter of the built-in trainer (its values checked against the hyperparameter it sets), or,
+    with `own`, of the user's own program: any name, its values passed on as W&B's agent would."""
     where = f"{source}: parameters.{name}"
-    hparam = hparam_for(name, where)
+    hparam = None if own else hparam_for(name, where)
     if not isinstance(body, dict):
         raise SnakesweepError(f"{where}: expected a mapping with 'values', 'value', 'min'/'max' or a "
                               f"'distribution', found {body!r}")
@@ -209,11 +221,14 @@ def _parse_param(name: str, body: Any, source: str) -> Param:
         dist = parse_distribution(body, where)
     except DistributionError as err:
         raise SnakesweepError(str(err)) from None
-    return Param(name, hparam, _coerced(dist, hparam, where))
+    return Param(name, hparam, dist if own else _coerced(dist, hparam, where))
 
 
-def _metric(raw: Any, source: str) -> tuple[str, str, float | None, str]:
+def _metric(raw: Any, source: str, own: bool = False) -> tuple[str, str, float | None, str]:
     if raw is None:
+        if own:
+            raise SnakesweepError(f"{source}: 'metric' is missing: a sweep that runs its own program needs "
+                                  "metric.name (a key the program logs with wandb.log) and metric.goal")
         return "val_loss", "minimize", None, "worst"
     if not isinstance(raw, dict) or "name" not in raw:
         raise SnakesweepError(f"{source}: 'metric' must be a mapping with 'name' and 'goal', found {raw!r}")
@@ -222,11 +237,16 @@ def _metric(raw: Any, source: str) -> tuple[str, str, float | None, str]:
         raise SnakesweepError(f"{source}: metric: unknown key(s) {sorted(unknown)}; expected some of "
                               f"{sorted(METRIC_KEYS)}")
     name = raw["name"]
-    if name not in METRICS:
+    if own:
+        if not isinstance(name, str) or not name.strip():
+            raise SnakesweepError(f"{source}: metric.name must be the name of a key the program logs, found {name!r}")
+    elif name not in METRICS:
         raise SnakesweepError(f"{source}: metric.name {name!r} is not a metric the built-in trainer records; "
                               f"expected one of {list(METRICS)}")
     goal = raw.get("goal")
-    if goal is None:
+    if goal is None and own:
+        goal = "minimize"  # W&B's default; an own program's metric has no known direction
+    elif goal is None:
         if METRICS[name] != "minimize":
             # W&B's default goal is minimize: taken silently, it would choose the worst model.
             raise SnakesweepError(f"{source}: metric.goal is missing: W&B would minimize {name}; write "
@@ -309,13 +329,15 @@ def parse_spec(raw: dict, source: str = "sweep spec") -> Spec:
         raise SnakesweepError(f"{source}: 'method' is missing; expected one of {list(METHODS)}")
     if method not in METHODS:
         raise SnakesweepError(f"{source}: unknown method {method!r}; expected one of {list(METHODS)}")
-    metric, goal, target, impute = _metric(raw.get("metric"), source)
+    program, command = _program(raw, source)
+    own = program is not None or command is not None
+    metric, goal, target, impute = _metric(raw.get("metric"), source, own)
     if "parameters" not in raw:
         raise SnakesweepError(f"{source}: 'parameters' is missing; expected a mapping of hyperparameter names "
                               "to their values or distributions")
-    parsed = tuple(_parse_param(name, body, source) for name, body in flatten(raw["parameters"], source))
+    parsed = tuple(_parse_param(name, body, source, own) for name, body in flatten(raw["parameters"], source))
     by_hparam: dict[str, str] = {}
-    for p in parsed:
+    for p in parsed if not own else ():
         if p.hparam in by_hparam:
             raise SnakesweepError(f"{source}: parameters.{p.name} and parameters.{by_hparam[p.hparam]} both set "
                                   f"'{p.hparam}'; keep one")
@@ -334,8 +356,25 @@ def parse_spec(raw: dict, source: str = "sweep spec") -> Spec:
     if run_cap is not None and (not isinstance(run_cap, int) or isinstance(run_cap, bool) or run_cap < 1):
         raise SnakesweepError(f"{source}: 'run_cap' must be a positive integer, found {run_cap!r}")
     name = str(raw.get("name") or "sweep")
-    return Spec(method, metric, goal, parsed, name, run_cap, target, impute,
-                _hyperband(raw.get("early_terminate"), source))
+    hyperband = _hyperband(raw.get("early_terminate"), source)
+    if own and hyperband is not None:
+        raise SnakesweepError(f"{source}: early_terminate with an own program is not supported: its rungs resume "
+                              "each point from a checkpoint, which only the built-in trainer writes; remove "
+                              "early_terminate (or drop program/command to sweep the built-in trainer)")
+    return Spec(method, metric, goal, parsed, name, run_cap, target, impute, hyperband, program, command)
+
+
+def _program(raw: dict, source: str) -> tuple[str | None, tuple[str, ...] | None]:
+    """W&B's `program` (a path) and `command` (a list of strings with macros, see agent.py)."""
+    program, command = raw.get("program"), raw.get("command")
+    if program is not None and (not isinstance(program, str) or not program.strip()):
+        raise SnakesweepError(f"{source}: 'program' must be the path of the training script, found {program!r}")
+    if command is not None:
+        if not isinstance(command, list) or not command or not all(isinstance(c, str) for c in command):
+            raise SnakesweepError(f"{source}: 'command' must be a non-empty list of strings (W&B's macros such as "
+                                  f"${{program}} and ${{args}} among them; quote numbers), found {command!r}")
+        command = tuple(command)
+    return program, command
 
 
 def total_points(spec: Spec, count: int, planned: int | None = None) -> int:
@@ -361,6 +400,8 @@ def value_at(p: Param, u: float) -> Any:
     value = p.dist.ppf(u)
     if isinstance(value, float):
         value = _round(value)
+    if p.hparam is None:  # an own program's: passed on as drawn
+        return value
     # coerce: an int_uniform draw for a float parameter must be 1.0, as `values: [1]` gives.
     return coerce(p.hparam, value, f"sweep parameter {p.name}")
 
@@ -368,7 +409,8 @@ def value_at(p: Param, u: float) -> Any:
 def candidates(spec: Spec, seed: int):
     """Yield the sweep's parameter sets in a fixed order: grid order, or the seeded random draws."""
     if spec.method == "grid":
-        grids = [tuple(coerce(p.hparam, v, f"sweep parameter {p.name}") for v in p.dist.grid_values())
+        grids = [tuple(v if p.hparam is None else coerce(p.hparam, v, f"sweep parameter {p.name}")
+                       for v in p.dist.grid_values())
                  for p in spec.params]
         for combo in itertools.product(*grids):
             yield dict(zip(spec.names, combo, strict=True))
@@ -377,9 +419,10 @@ def candidates(spec: Spec, seed: int):
         yield {p.name: value_at(p, uniform01(seed, draw, p.name)) for p in spec.params}
 
 
-def point_id(params: dict, context: dict) -> str:
-    """A content-derived id: the same effective parameters and context always give the same id."""
-    blob = json.dumps({"params": effective(params), "context": context}, sort_keys=True,
+def point_id(params: dict, context: dict, own: bool = False) -> str:
+    """A content-derived id: the same effective parameters and context always give the same id. An own
+    program's parameters are all effective: only the program knows what they mean."""
+    blob = json.dumps({"params": params if own else effective(params), "context": context}, sort_keys=True,
                       separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -399,24 +442,29 @@ class PointMaker:
         self.by_id: dict[str, dict] = {}
 
     def make(self, params: dict, draw: int, extra: dict | None = None) -> tuple[dict, bool]:
-        """The point for `params` and whether it is new; a repeat only records its draw."""
-        hparams = {**self.defaults, **{p.hparam: params[p.name] for p in self.spec.params}}
-        if self.resolve is not None:
-            hparams = self.resolve(hparams)
-        check_point(hparams, f"sweep point {params}")
-        pid = point_id(hparams, self.context)
+        """The point for `params` and whether it is new; a repeat only records its draw. An own program's
+        point is its parameters alone (the program, its command and its file are in the context)."""
+        if self.spec.own:
+            hparams = dict(params)
+        else:
+            hparams = {**self.defaults, **{p.hparam: params[p.name] for p in self.spec.params}}
+            if self.resolve is not None:
+                hparams = self.resolve(hparams)
+            check_point(hparams, f"sweep point {params}")
+        own = self.spec.own
+        pid = point_id(hparams, self.context, own)
         if pid in self.by_id and not self.dedupe:
             # Kept apart on request: the next copy of the same model not made yet (also by an earlier
             # round), with an id of its own.
             copy = 1
-            while point_id(hparams, {**self.context, "copy": copy}) in self.by_id:
+            while point_id(hparams, {**self.context, "copy": copy}, own) in self.by_id:
                 copy += 1
-            pid = point_id(hparams, {**self.context, "copy": copy})
+            pid = point_id(hparams, {**self.context, "copy": copy}, own)
         if pid in self.by_id:
             self.by_id[pid]["draws"].append(draw)
             return self.by_id[pid], False
-        point = {"point": pid, "params": shown(self.spec, params, hparams), "hparams": hparams, "draws": [draw],
-                 **(extra or {})}
+        shown_params = dict(params) if self.spec.own else shown(self.spec, params, hparams)
+        point = {"point": pid, "params": shown_params, "hparams": hparams, "draws": [draw], **(extra or {})}
         self.by_id[pid] = point
         return point, True
 

@@ -1,0 +1,121 @@
+"""A sweep that runs the user's own program (W&B's `program`/`command`): its points and their runs.
+
+Each point is one run of the program, as W&B's agent would start it (agent.py); what the workflow
+keeps of it is the same as for the built-in trainer: `results/points/<id>/metrics.json` (written last:
+a point with one is complete), the history of the sweep's metric, and the run's log. A point's id
+derives from its parameters, the command and the program file's content, so editing the program
+runs every point again and nothing else does.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+from pathlib import Path
+
+from . import SnakesweepError
+from .io import atomic_path, json_safe, read_json, write_json
+
+# Fields of metrics.json that describe the run, not the result: they differ between reruns.
+RUN_FIELDS = ("seconds", "pack")
+
+
+def program_context(spec, *, workdir: str | Path, base: str | Path = ".") -> dict:
+    """What decides an own program's results besides its parameters: the command, the program file's
+    content and where it runs. Refuses a program file that is not there, before any job starts."""
+    base = Path(base)
+    digest = None
+    if spec.program is not None:
+        path = base / workdir / spec.program
+        if not path.is_file():
+            what = "is a directory" if path.is_dir() else "does not exist"
+            raise SnakesweepError(f"sweep.file: program '{spec.program}' {what} (looked for {path}, relative to "
+                                  "program.workdir); expected the training script the sweep runs")
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return {"program": spec.program, "program_sha256": digest, "command": list(spec.command or []),
+            "workdir": str(workdir)}
+
+
+def cache_key(member: dict, *, settings: dict) -> str:
+    """Everything that decides a point's files: its id (parameters, program, command) and the settings
+    of its run (timeout, W&B mode), but not the pack it runs in."""
+    blob = json.dumps({"point": member["point"], "params": member["params"],
+                       "settings": {k: settings.get(k) for k in ("timeout_s", "mode", "metric")}},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def is_complete(metrics_file: Path, key: str) -> bool:
+    try:
+        record = read_json(metrics_file)
+    except (OSError, ValueError):
+        return False
+    return record.get("cache_key") == key and record.get("status") in ("ok", "failed")
+
+
+def write_metric_history(path: Path, metric: str, history: list) -> None:
+    """The metric per logged step, as the built-in trainer's history.csv has its per-epoch values."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["step", metric])
+        for step, value in enumerate(history):
+            w.writerow([step, repr(float(value)) if _number(value) else ""])
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def run_own_pack(*, pack: str, members: list[dict], metrics_files: list[str], spec_program: str | None,
+                 spec_command: list | None, metric: str, workdir: str, logs_dir: str, sweep_id: str,
+                 timeout_s: float | None, mode: str = "offline") -> list[dict]:
+    """Run the program once for each of the pack's points that is not complete; one status line each.
+
+    A point whose program fails (non-zero exit, timeout, metric never logged) is a result: status
+    failed with the reason, as a diverging built-in point is. Its W&B files stay in its folder.
+    """
+    from .agent import run_point
+
+    settings = {"timeout_s": timeout_s, "mode": mode, "metric": metric}
+    lines = []
+    for position, (member, metrics_file) in enumerate(zip(members, metrics_files, strict=True), 1):
+        metrics_path = Path(metrics_file)
+        folder = metrics_path.parent
+        key = cache_key(member, settings=settings)
+        if is_complete(metrics_path, key):
+            lines.append({"point": member["point"], "status": "complete already", "reason": ""})
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        metrics_path.unlink(missing_ok=True)
+        log = Path(logs_dir) / f"{member['point']}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        record = run_point(point_id=member["point"], params=member["params"], command=spec_command,
+                           program=spec_program, cwd=workdir, run_dir=folder.resolve(), metric=metric,
+                           sweep_id=sweep_id, timeout_s=timeout_s, log_path=log, mode=mode)
+        write_metric_history(folder / "history.csv", metric, record.get("history") or [])
+        record.update({"cache_key": key, "draws": member.get("draws"),
+                       "pack": {"id": pack, "size": len(members), "position": position}})
+        write_json(metrics_path, json_safe(record))
+        lines.append({"point": member["point"], "status": record["status"], "reason": record["reason"] or ""})
+    for line in lines:
+        print(f"{line['point']}: {line['status']} {line['reason']}".rstrip())
+    return lines
+
+
+def summary_table(records: list[dict], names: list[str], metric: str, goal: str):
+    """One row per point, best first by the program's own metric (a column named as the metric), with a
+    column per parameter; failed points last, ties by id so no finishing order changes it."""
+    import pandas as pd
+
+    rows = [{"point": r["point"], **{n: r["params"].get(n) for n in names}, metric: r.get(metric),
+             "status": r["status"], "reason": r.get("reason", ""), "exit_code": r.get("exit_code"),
+             "seconds": r.get("seconds")} for r in records]
+    df = pd.DataFrame(rows, columns=["point", *names, metric, "status", "reason", "exit_code", "seconds"])
+    value = pd.to_numeric(df[metric], errors="coerce")
+    usable = (df["status"] == "ok") & value.notna()
+    key = value if goal == "minimize" else -value
+    df = df.assign(_unusable=~usable, _key=key.where(usable)).sort_values(
+        ["_unusable", "_key", "point"], na_position="last", kind="mergesort")
+    return df.drop(columns=["_unusable", "_key"]).reset_index(drop=True)

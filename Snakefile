@@ -12,9 +12,37 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/explore.smk"
-include: "workflow/rules/sweep.smk"
+include: "workflow/rules/plan.smk"
+
+
+if OWN:
+
+    # The user's own program per point (W&B's program/command): no data, split or built-in model.
+    include: "workflow/rules/program.smk"
+
+else:
+
+    include: "workflow/rules/data.smk"
+    include: "workflow/rules/explore.smk"
+    include: "workflow/rules/sweep.smk"
+    include: "workflow/rules/evaluate.smk"
+    include: "workflow/rules/tracking.smk"
+    include: "workflow/rules/predict.smk"
+
+    # On a cluster these run where Snakemake runs, the login node: each takes seconds, and a queued job
+    # would wait longer than it runs. The data download and W&B sync also need the internet, which
+    # compute nodes often lack. Only the training packs are submitted.
+    localrules:
+        prepare_data,
+        split,
+        explore,
+        learning_curves,
+        summarize,
+        baseline,
+        plot_sweep,
+        choose_best,
+        evaluate_best,
+        wandb_sync,
 
 
 if ADAPTIVE:
@@ -22,26 +50,8 @@ if ADAPTIVE:
     include: "workflow/rules/rounds.smk"
 
 
-include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/tracking.smk"
-include: "workflow/rules/predict.smk"
-
-
-# On a cluster these run where Snakemake runs, the login node: each takes seconds, and a queued job
-# would wait longer than it runs. The data download and W&B sync also need the internet, which compute
-# nodes often lack. Only the training packs are submitted.
 localrules:
     all,
-    prepare_data,
-    split,
-    explore,
-    learning_curves,
-    summarize,
-    baseline,
-    plot_sweep,
-    choose_best,
-    evaluate_best,
-    wandb_sync,
 
 
 rule all:

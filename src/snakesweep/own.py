@@ -119,3 +119,69 @@ def summary_table(records: list[dict], names: list[str], metric: str, goal: str)
     df = df.assign(_unusable=~usable, _key=key.where(usable)).sort_values(
         ["_unusable", "_key", "point"], na_position="last", kind="mergesort")
     return df.drop(columns=["_unusable", "_key"]).reset_index(drop=True)
+
+
+def summarize_job(*, points: list[str], metric_files: list[str], names: list[str], metric: str, goal: str, top: int,
+                  out_summary: str, out_best: str, out_params: str, out_curves: str) -> None:
+    """The summary ranked by the program's metric, the best point (best.json, with how it was chosen),
+    the metric against each parameter, and the best points' metric per logged step."""
+    from .choose import read_records
+    from .io import write_tsv
+
+    records = read_records(points, metric_files)
+    df = summary_table(records, names, metric, goal)
+    write_tsv(out_summary, df)
+    ok = df[df["status"] == "ok"]
+    best = None
+    if len(ok):
+        rec = next(r for r in records if r["point"] == ok.iloc[0]["point"])
+        best = {"point": rec["point"], "params": rec["params"], metric: rec[metric],
+                "chosen_by": {"metric": metric, "goal": goal, "split": "the program's own (its logged metric)"},
+                "run": {k: rec.get(k) for k in ("run_id", "run_file", "log", "command", "cwd", "seconds")},
+                "points": {"ok": int(len(ok)), "failed": int((df["status"] != "ok").sum())}}
+    write_json(out_best, json_safe(best if best is not None else {
+        "point": None, "chosen_by": {"metric": metric, "goal": goal},
+        "reason": "no point finished with status ok; see the reasons in results/summary.tsv"}))
+    _plot_params(ok, names, metric, out_params)
+    _plot_curves(ok.head(top), metric, [Path(f).parent / "history.csv" for f in metric_files], points, out_curves)
+    print(f"{len(ok)} of {len(df)} points ok; best by {metric} ({goal}): {best['point'] if best else None}")
+
+
+def _plot_params(ok, names: list[str], metric: str, out: str) -> None:
+    import pandas as pd
+
+    from .io import savefig, svg_figure
+
+    fig = svg_figure(figsize=(3.4 * max(1, len(names)), 3.2))
+    axes = fig.subplots(1, max(1, len(names)), squeeze=False)[0]
+    for ax, name in zip(axes, names, strict=False):
+        col = ok[name]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            ax.plot(col.astype(float), ok[metric].astype(float), "o", alpha=0.7, ms=4)
+        else:
+            categories = sorted(col.astype(str).unique())
+            ax.plot(col.astype(str).map({c: i for i, c in enumerate(categories)}), ok[metric].astype(float), "o",
+                    alpha=0.7, ms=4)
+            ax.set_xticks(range(len(categories)), categories, rotation=30, fontsize=7)
+        ax.set(xlabel=name, ylabel=metric)
+    fig.suptitle(f"{metric} by parameter ({len(ok)} points that finished)", fontsize=9)
+    fig.tight_layout()
+    savefig(fig, out, tight=False)
+
+
+def _plot_curves(top, metric: str, histories: list[Path], points: list[str], out: str) -> None:
+    import pandas as pd
+
+    from .io import savefig, svg_figure
+
+    by_point = dict(zip(points, histories, strict=True))
+    fig = svg_figure(figsize=(6, 3.6))
+    ax = fig.subplots()
+    for pid in top["point"]:
+        h = pd.read_csv(by_point[pid])
+        ax.plot(h["step"], h[metric], marker=".", label=pid)
+    ax.set(xlabel="logged step", ylabel=metric, title=f"Top {len(top)} points: {metric} as the program logged it")
+    if len(top):
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    savefig(fig, out, tight=False)

@@ -44,7 +44,7 @@ def make_packs(points: list[dict], size: int) -> list[Pack]:
     derived from the members, like a point's."""
     packs, open_packs = [], {}
     for p in points:
-        kind = p["hparams"]["accelerator"]
+        kind = p.get("accelerator") or p["hparams"]["accelerator"]
         members = open_packs.setdefault(kind, [])
         members.append(p["point"])
         if len(members) == size:
@@ -263,21 +263,46 @@ def check_units(config: dict) -> tuple[int, int, int]:
     return folds, repeats, seeds
 
 
+def make_own_plan(config: dict, spec: Spec, base: Path) -> Plan:
+    """A sweep that runs the user's own program (W&B's `program`/`command`): its points are parameter
+    sets, their context the program file and command; the built-in model's data, split and training
+    settings play no part (own.py)."""
+    from .own import program_context
+
+    pcfg = config.get("program") or {}
+    folds, repeats, seeds = check_units(config)
+    if folds > 1 or seeds > 1:
+        raise SnakesweepError("split.folds / sweep.repeats: cross-validation and seed repeats are for the built-in "
+                              "trainer; a sweep that runs its own program splits its data itself. Set both to 1")
+    if config.get("tracking", {}).get("wandb", {}).get("enabled"):
+        raise SnakesweepError("tracking.wandb.enabled: the own program logs to W&B itself (its wandb.init() gets "
+                              "the point's run; program.mode says offline or online); turn tracking.wandb off")
+    context = program_context(spec, workdir=pcfg.get("workdir", "."), base=base)
+    kind = "gpu" if pcfg.get("gpu", 0) else "cpu"
+    points = expand(spec, count=config["sweep"]["count"], seed=config["sweep"]["seed"], defaults={},
+                    context=context, dedupe=config["sweep"].get("dedupe", True)) if spec.method != "bayes" else []
+    for p in points:
+        p["accelerator"] = kind
+    return Plan(spec, [] if spec.adaptive else points, context, pack_size=int(pcfg.get("pack_size", 1)),
+                defaults={}, total=total_points(spec, config["sweep"]["count"], len(points)))
+
+
 def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = None) -> Plan:
     """The validated sweep and its points, with every check that needs no job."""
     base = Path(base)
+    check_input_path("sweep.file", config["sweep"]["file"])
+    spec = parse_spec(load_spec(base / config["sweep"]["file"]), source=f"sweep.file '{config['sweep']['file']}'")
+    if spec.own:
+        return make_own_plan(config, spec, base)
     dcfg, scfg = config["data"], config["split"]
     kind = data.source_kind(dcfg["source"])
     if kind == "url" and not dcfg.get("sha256"):
         raise SnakesweepError(f"data.sha256: required for the URL source {dcfg['source']!r}, so the download "
                               "can be checked; set it to the file's sha256")
     check_local_data(dcfg, base)
-    check_input_path("sweep.file", config["sweep"]["file"])
     fractions = check_fractions(scfg["fractions"])
     folds, repeats, seeds = check_units(config)
     defaults = defaults_from_config(config["train"])
-    spec_path = base / config["sweep"]["file"]
-    spec = parse_spec(load_spec(spec_path), source=f"sweep.file '{config['sweep']['file']}'")
     source = dcfg["source"] if kind != "file" else str(base / dcfg["source"])
     context = {
         "data": data.fingerprint(source, dcfg.get("sha256")),

@@ -63,6 +63,9 @@ SPEC = PLAN.spec
 PACKS = PLAN.packs
 # bayes, hyperband and metric.target: points decided round by round (rules/rounds.smk), not upfront.
 ADAPTIVE = SPEC.adaptive
+# The sweep runs the user's own program (W&B's program/command), not the built-in trainer.
+OWN = SPEC.own
+PROGRAM = config["program"]
 ROUNDS = round_settings(PLAN, config) if ADAPTIVE else None
 PER_ROUND = per_round(SPEC, config["sweep"]["round_size"], PLAN.total)
 
@@ -397,7 +400,29 @@ RUN_OUTPUTS = [
 ]
 
 
+def own_settings():
+    """How each run of the user's program is started (agent.py) and what is read back from it."""
+    return {
+        "spec_program": SPEC.program,
+        "spec_command": list(SPEC.command) if SPEC.command else None,
+        "metric": SPEC.metric,
+        "workdir": PROGRAM["workdir"],
+        "sweep_id": SPEC.name,
+        "timeout_s": PROGRAM["runtime"] * 60,
+        "mode": PROGRAM["mode"],
+    }
+
+
 def all_targets():
+    if OWN:
+        return [
+            "results/sweep/points.tsv",
+            "results/summary.tsv",
+            "results/best.json",
+            "results/plots/metric_by_param.svg",
+            "results/plots/top_learning_curves.svg",
+            *per_point("results/points/{point}/metrics.json"),
+        ]
     return [
         *RUN_OUTPUTS,
         "results/best.json",

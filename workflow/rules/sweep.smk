@@ -1,30 +1,3 @@
-# A sweep planned upfront lists its points here; an adaptive one collects them from its rounds
-# (rules/rounds.smk).
-if not ADAPTIVE:
-
-    rule plan_sweep:
-        input:
-            config["sweep"]["file"],
-        output:
-            report(
-                "results/sweep/points.tsv",
-                caption="../report/points.rst",
-                category="Sweep",
-            ),
-        log:
-            "results/logs/plan_sweep.log",
-        conda:
-            "../../environment.yml"
-        params:
-            rows=PLAN.rows(),
-            names=[*SPEC.names, "draws"],
-        script:
-            "../scripts/plan_sweep.py"
-
-    localrules:
-        plan_sweep,
-
-
 # One rule per pack: a rule's outputs cannot depend on a wildcard, and a pack's outputs are its points'.
 # They are update(): Snakemake would otherwise delete every point of a pack before training its one
 # missing point. The split inputs are ancient(): a point's id already names its data, split and code,

@@ -139,8 +139,9 @@ def _plain(value: Any, where: str) -> Any:
                           "parameters as JSON (numbers, strings, booleans, null, lists, objects)")
 
 
-def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """Dotted parameter names back into W&B's nested form: ``{"a.b": 1, "c": 2}`` -> ``{"a": {"b": 1}, "c": 2}``.
+def nest(flat: Mapping[Any, Any]) -> dict[str, Any]:
+    """Dotted parameter names back into W&B's nested form: ``{"a.b": 1, "c": 2}`` -> ``{"a": {"b": 1}, "c": 2}``;
+    a key that is a tuple is the path itself (``("model.depth",)`` stays one top-level name).
 
     Top-level names keep the order in which they first appear (the order of the sweep's parameters),
     which is the order of the program's arguments. A name that is both a value and a prefix of another
@@ -149,10 +150,12 @@ def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     made: set[int] = set()  # the dicts made here for nesting, as opposed to a parameter's own dict value
     for name, value in flat.items():
-        if not isinstance(name, str) or not name or any(not part for part in name.split(".")):
+        # A tuple is a path as the sweep file nests it: its parts are names, dots and all.
+        parts = list(name) if isinstance(name, tuple) else name.split(".") if isinstance(name, str) else []
+        if not parts or not all(isinstance(part, str) and part for part in parts):
             raise SnakesweepError(f"sweep parameter {name!r}: a name must be non-empty text, with non-empty parts "
                                   "between its dots (a dot marks a nested parameter)")
-        *parents, leaf = name.split(".")
+        *parents, leaf = parts
         node = out
         for depth, part in enumerate(parents):
             if part not in node:

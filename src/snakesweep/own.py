@@ -70,7 +70,7 @@ def _number(value) -> bool:
 
 def run_own_pack(*, pack: str, members: list[dict], metrics_files: list[str], spec_program: str | None,
                  spec_command: list | None, metric: str, workdir: str, logs_dir: str, sweep_id: str,
-                 timeout_s: float | None, mode: str = "offline") -> list[dict]:
+                 timeout_s: float | None, mode: str = "offline", paths: dict | None = None) -> list[dict]:
     """Run the program once for each of the pack's points that is not complete; one status line each.
 
     A point whose program fails (non-zero exit, timeout, metric never logged) is a result: status
@@ -91,11 +91,13 @@ def run_own_pack(*, pack: str, members: list[dict], metrics_files: list[str], sp
         metrics_path.unlink(missing_ok=True)
         log = Path(logs_dir) / f"{member['point']}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        record = run_point(point_id=member["point"], params=member["params"], command=spec_command,
+        # The values in the sweep file's own nesting: a dotted name written as such stays one name.
+        nested = {tuple((paths or {}).get(name) or name.split(".")): value for name, value in member["params"].items()}
+        record = run_point(point_id=member["point"], params=nested, command=spec_command,
                            program=spec_program, cwd=workdir, run_dir=folder.resolve(), metric=metric,
                            sweep_id=sweep_id, timeout_s=timeout_s, log_path=log, mode=mode)
         write_metric_history(folder / "history.csv", metric, record.get("history") or [])
-        record.update({"cache_key": key, "draws": member.get("draws"),
+        record.update({"params": member["params"], "cache_key": key, "draws": member.get("draws"),
                        "pack": {"id": pack, "size": len(members), "position": position}})
         write_json(metrics_path, json_safe(record))
         lines.append({"point": member["point"], "status": record["status"], "reason": record["reason"] or ""})

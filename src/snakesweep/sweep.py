@@ -46,6 +46,9 @@ class Param:
     name: str  # as written in the sweep file; nested parameters joined with dots ("optim.learning_rate")
     hparam: str | None  # the built-in trainer's hyperparameter it sets; None for an own program's
     dist: Dist
+    # Where it sits in the sweep file's nesting: ("optim", "learning_rate") for a nested parameter,
+    # ("model.depth",) for a name written with a dot; an own program gets it back in that shape.
+    path: tuple[str, ...] = ()
 
     @property
     def distribution(self) -> str:
@@ -152,8 +155,8 @@ def hparam_for(name: str, where: str) -> str:
     return leaf
 
 
-def flatten(params: Any, source: str, prefix: str = "") -> list[tuple[str, dict]]:
-    """W&B's nested `parameters` as (dotted name, body) pairs, in the order written."""
+def flatten(params: Any, source: str, prefix: str = "", path: tuple[str, ...] = ()) -> list[tuple[str, dict, tuple]]:
+    """W&B's nested `parameters` as (dotted name, body, path) triples, in the order written."""
     where = f"{source}: parameters" + (f".{prefix[:-1]}" if prefix else "")
     if not isinstance(params, dict) or not params:
         raise SnakesweepError(f"{where}: expected a non-empty mapping of parameter names to their values or "
@@ -166,9 +169,9 @@ def flatten(params: Any, source: str, prefix: str = "") -> list[tuple[str, dict]
             if extra:
                 raise SnakesweepError(f"{source}: parameters.{dotted}: a nested 'parameters' block takes no other "
                                       f"keys, found {sorted(extra)}")
-            out += flatten(body["parameters"], source, dotted + ".")
+            out += flatten(body["parameters"], source, dotted + ".", (*path, name))
         else:
-            out.append((dotted, body))
+            out.append((dotted, body, (*path, name)))
     return out
 
 
@@ -209,7 +212,7 @@ def _coerced(dist: Dist, hparam: str, where: str) -> Dist:
     return dist
 
 
-def _parse_param(name: str, body: Any, source: str, own: bool = False) -> Param:
+def _parse_param(name: str, body: Any, source: str, own: bool = False, path: tuple[str, ...] = ()) -> Param:
     """A parameter of the built-in trainer (its values checked against the hyperparameter it sets), or,
     with `own`, of the user's own program: any name, its values passed on as W&B's agent would."""
     where = f"{source}: parameters.{name}"
@@ -221,7 +224,7 @@ def _parse_param(name: str, body: Any, source: str, own: bool = False) -> Param:
         dist = parse_distribution(body, where)
     except DistributionError as err:
         raise SnakesweepError(str(err)) from None
-    return Param(name, hparam, dist if own else _coerced(dist, hparam, where))
+    return Param(name, hparam, dist if own else _coerced(dist, hparam, where), path or (name,))
 
 
 def _metric(raw: Any, source: str, own: bool = False) -> tuple[str, str, float | None, str]:
@@ -335,7 +338,12 @@ def parse_spec(raw: dict, source: str = "sweep spec") -> Spec:
     if "parameters" not in raw:
         raise SnakesweepError(f"{source}: 'parameters' is missing; expected a mapping of hyperparameter names "
                               "to their values or distributions")
-    parsed = tuple(_parse_param(name, body, source, own) for name, body in flatten(raw["parameters"], source))
+    parsed = tuple(_parse_param(name, body, source, own, path)
+                   for name, body, path in flatten(raw["parameters"], source))
+    if own and len({p.name for p in parsed}) < len(parsed):
+        twice = sorted({p.name for p in parsed if sum(q.name == p.name for q in parsed) > 1})
+        raise SnakesweepError(f"{source}: parameters {twice} are each given twice (once nested, once with a dotted "
+                              "name); rename one")
     by_hparam: dict[str, str] = {}
     for p in parsed if not own else ():
         if p.hparam in by_hparam:

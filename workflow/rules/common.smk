@@ -410,6 +410,7 @@ def own_settings():
         "sweep_id": SPEC.name,
         "timeout_s": PROGRAM["runtime"] * 60,
         "mode": PROGRAM["mode"],
+        "paths": {p.name: list(p.path) for p in SPEC.params},
     }
 
 

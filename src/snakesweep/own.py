@@ -79,6 +79,31 @@ def run_own_pack(*, pack: str, members: list[dict], metrics_files: list[str], sp
     from .agent import run_point
 
     settings = {"timeout_s": timeout_s, "mode": mode, "metric": metric}
+    gpu_env = {}
+    if any(m.get("accelerator") == "gpu" for m in members):
+        # As a built-in GPU pack: one device claimed for the pack's life, shown to the program alone.
+        import os
+        import tempfile
+        from contextlib import ExitStack
+
+        from .gpu import claimed_gpu, count_gpus
+
+        stack = ExitStack()
+        lock_dir = Path(tempfile.gettempdir()) / f"snakesweep-gpu-locks-{os.getuid()}"
+        gpu = stack.enter_context(claimed_gpu(count_gpus(), lock_dir, owner=f"pack {pack}"))
+        gpu_env = {"CUDA_VISIBLE_DEVICES": str(gpu)}
+        print(f"pack {pack}: GPU {gpu}", flush=True)
+    else:
+        from contextlib import nullcontext
+
+        stack = nullcontext()
+    with stack:
+        return _run_members(pack, members, metrics_files, settings, gpu_env, spec_program, spec_command, metric,
+                            workdir, logs_dir, sweep_id, timeout_s, mode, paths, run_point)
+
+
+def _run_members(pack, members, metrics_files, settings, gpu_env, spec_program, spec_command, metric, workdir,
+                 logs_dir, sweep_id, timeout_s, mode, paths, run_point) -> list[dict]:
     lines = []
     for position, (member, metrics_file) in enumerate(zip(members, metrics_files, strict=True), 1):
         metrics_path = Path(metrics_file)
@@ -95,7 +120,7 @@ def run_own_pack(*, pack: str, members: list[dict], metrics_files: list[str], sp
         nested = {tuple((paths or {}).get(name) or name.split(".")): value for name, value in member["params"].items()}
         record = run_point(point_id=member["point"], params=nested, command=spec_command,
                            program=spec_program, cwd=workdir, run_dir=folder.resolve(), metric=metric,
-                           sweep_id=sweep_id, timeout_s=timeout_s, log_path=log, mode=mode)
+                           sweep_id=sweep_id, timeout_s=timeout_s, log_path=log, mode=mode, env=gpu_env)
         write_metric_history(folder / "history.csv", metric, record.get("history") or [])
         record.update({"params": member["params"], "cache_key": key, "draws": member.get("draws"),
                        "pack": {"id": pack, "size": len(members), "position": position}})
@@ -111,10 +136,11 @@ def summary_table(records: list[dict], names: list[str], metric: str, goal: str)
     column per parameter; failed points last, ties by id so no finishing order changes it."""
     import pandas as pd
 
+    extra = ["round"] if any("round" in r for r in records) else []  # an adaptive sweep's round
     rows = [{"point": r["point"], **{n: r["params"].get(n) for n in names}, metric: r.get(metric),
-             "status": r["status"], "reason": r.get("reason", ""), "exit_code": r.get("exit_code"),
-             "seconds": r.get("seconds")} for r in records]
-    df = pd.DataFrame(rows, columns=["point", *names, metric, "status", "reason", "exit_code", "seconds"])
+             "status": r["status"], "reason": r.get("reason") or "", "exit_code": r.get("exit_code"),
+             "seconds": r.get("seconds"), **{k: r.get(k) for k in extra}} for r in records]
+    df = pd.DataFrame(rows, columns=["point", *names, metric, "status", "reason", "exit_code", "seconds", *extra])
     value = pd.to_numeric(df[metric], errors="coerce")
     usable = (df["status"] == "ok") & value.notna()
     key = value if goal == "minimize" else -value

@@ -283,8 +283,9 @@ def make_own_plan(config: dict, spec: Spec, base: Path) -> Plan:
                     context=context, dedupe=config["sweep"].get("dedupe", True)) if spec.method != "bayes" else []
     for p in points:
         p["accelerator"] = kind
+    total = total_points(spec, config["sweep"]["count"], len(points))
     return Plan(spec, [] if spec.adaptive else points, context, pack_size=int(pcfg.get("pack_size", 1)),
-                defaults={}, total=total_points(spec, config["sweep"]["count"], len(points)))
+                defaults={}, total=total, gpu_asked=total if kind == "gpu" else 0, gpu_asked_by="program.gpu")
 
 
 def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = None) -> Plan:

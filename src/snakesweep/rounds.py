@@ -237,7 +237,7 @@ def select_rung(*, settings: dict, round: int, rung: int, round_file: str, previ
         resume = {}
     else:
         prev = read_json(previous)
-        open_points = [t for t in prev["train"] if t["epochs"] < by_id[t["point"]]["hparams"]["max_epochs"]]
+        open_points = [t for t in prev["train"] if t["epochs"] < _max_epochs(settings, by_id[t["point"]])]
         going, resume = [], {}
         if open_points:
             band = open_points[0]["epochs"]
@@ -266,9 +266,10 @@ def select_rung(*, settings: dict, round: int, rung: int, round_file: str, previ
                     resume[t["point"]] = band
     members = []
     for pid in going:
-        stages = stages_of(spec, by_id[pid]["hparams"]["max_epochs"])
+        stages = stages_of(spec, _max_epochs(settings, by_id[pid]))
         members.append({"point": pid, "hparams": by_id[pid]["hparams"], "epochs": stages[rung],
-                        "resume": resume.get(pid), "last": rung == len(stages) - 1})
+                        "resume": resume.get(pid), "last": rung == len(stages) - 1,
+                        **({"accelerator": settings["accelerator"]} if settings.get("own") else {})})
     packs = make_packs(members, settings["pack_size"])
     pack_of = {pid: pack.id for pack in packs for pid in pack.points}
     record["train"] = [{k: m[k] for k in ("point", "epochs", "resume", "last")} | {"pack": pack_of[m["point"]]}
@@ -280,6 +281,11 @@ def select_rung(*, settings: dict, round: int, rung: int, round_file: str, previ
     print(f"round {round} rung {rung}: {len(members)} point(s) train" + (
         f"; {stopped} stopped at epoch {record['band']} (threshold {record['threshold']})" if rung else ""))
     return record
+
+
+def _max_epochs(settings: dict, point: dict) -> int:
+    """A point's length in epochs; an own program's run is one stage (hyperband is refused for it)."""
+    return 1 if settings.get("own") else point["hparams"]["max_epochs"]
 
 
 def stage_members(*, round_file: str, rung_file: str, pack: str) -> tuple[list[dict], list[str]]:
@@ -368,10 +374,12 @@ def round_settings(plan, config: dict) -> dict:
         "round_size": config["sweep"]["round_size"],
         "dedupe": config["sweep"]["dedupe"],
         "sampler": config["sweep"]["sampler"],
-        "pack_size": int(config["train"].get("pack_size", 20)),
+        "pack_size": int((config["program"] if plan.spec.own else config["train"]).get("pack_size", 20)),
         "defaults": plan.defaults,
         "context": plan.context,
         "auto": plan.auto_accelerator,
+        # An own program's points (own.py): every run one stage, on the accelerator program.gpu asks for.
+        **({"own": True, "accelerator": "gpu" if config["program"].get("gpu") else "cpu"} if plan.spec.own else {}),
     }
 
 
@@ -382,7 +390,13 @@ def run_stage(*, round_file: str, rung_file: str, pack: str, out: str, **pack_ar
     from .pack import run_pack
 
     members, files = stage_members(round_file=round_file, rung_file=rung_file, pack=pack)
-    lines = run_pack(pack=pack, members=members, metrics_files=files, **pack_args)
+    if "own" in pack_args:  # the user's own program (own.py), one run per point
+        from .own import run_own_pack
+
+        lines = run_own_pack(pack=pack, members=members, metrics_files=files, logs_dir=pack_args["logs_dir"],
+                             **pack_args["own"])
+    else:
+        lines = run_pack(pack=pack, members=members, metrics_files=files, **pack_args)
     write_json(out, {"pack": pack, "points": lines})
     return lines
 

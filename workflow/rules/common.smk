@@ -327,14 +327,32 @@ def stage_gpu(wildcards, input):
     return 1 if stage_pack(wildcards, input)[0] == "gpu" else 0
 
 
+# A stage of an own program's round runs the program (no split to read), with program.* resources.
+STAGE_DATA = (
+    {}
+    if OWN
+    else {
+        "train": ancient("results/split/train.npz"),
+        "val": ancient("results/split/val.npz"),
+        "labels": ancient("results/data/labels.json"),
+    }
+)
+STAGE_THREADS = PROGRAM["threads"] if OWN else config["train"]["threads"]
+
+
 def stage_mem_mb(wildcards, input, attempt):
-    """As a pack's (mem_mb_for_data with mem_base)."""
+    """As a pack's (mem_mb_for_data with mem_base); an own program's runs as program.mem_mb says."""
+    if OWN:
+        return PROGRAM["mem_mb"] * attempt
     base = mem_base(stage_pack(wildcards, input)[0])
     return mem_mb_for_data(base=base, per_input_mb=4)(wildcards, input, attempt)
 
 
 def stage_runtime(wildcards, input, attempt):
-    """As a pack's, for the epochs its points train to in this stage."""
+    """As a pack's, for the epochs its points train to in this stage; an own program's runs may take
+    program.runtime each."""
+    if OWN:
+        return PROGRAM["runtime"] * len(stage_pack(wildcards, input)[1]) * attempt + 1
     return runtime_minutes(stage_pack(wildcards, input)[1], input, attempt)
 
 

@@ -49,18 +49,20 @@ checkpoint select_rung:
         "../../environment.yml"
     params:
         # Only what the rung's decisions read: other settings' changes leave the rounds done alone.
-        settings={k: ROUNDS[k] for k in ("spec_file", "pack_size")},
+        settings={
+            k: ROUNDS[k]
+            for k in ("spec_file", "pack_size", "own", "accelerator")
+            if k in ROUNDS
+        },
     script:
         "../scripts/select_rung.py"
 
 
 rule train_stage:
     input:
+        **STAGE_DATA,
         rung="results/sweep/rounds/{round}/rung{rung}.json",
         round_file="results/sweep/rounds/{round}.json",
-        train=ancient("results/split/train.npz"),
-        val=ancient("results/split/val.npz"),
-        labels=ancient("results/data/labels.json"),
     output:
         "results/sweep/rounds/{round}/rung{rung}/{pack}.json",
     log:
@@ -69,13 +71,14 @@ rule train_stage:
         "results/benchmarks/rounds/{round}/rung{rung}/{pack}.tsv"
     conda:
         "../../environment.yml"
-    threads: config["train"]["threads"]
+    threads: STAGE_THREADS
     resources:
         gpu=stage_gpu,
         mem_mb=stage_mem_mb,
         runtime=stage_runtime,
-        cpus_per_task=config["train"]["threads"],
+        cpus_per_task=STAGE_THREADS,
     params:
+        own=own_settings() if OWN else None,
         errors=stage_errors,
         tracking=tracking_params(),
         wandb_dir="results/wandb",

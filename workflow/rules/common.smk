@@ -426,7 +426,7 @@ def own_settings():
         "metric": SPEC.metric,
         "workdir": PROGRAM["workdir"],
         "sweep_id": SPEC.name,
-        "timeout_s": PROGRAM["runtime"] * 60,
+        "timeout_s": PROGRAM["timeout"] or PROGRAM["runtime"] * 60,
         "mode": PROGRAM["mode"],
         "paths": {p.name: list(p.path) for p in SPEC.params},
     }

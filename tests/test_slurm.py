@@ -328,3 +328,28 @@ def test_cross_validation_on_slurm_matches_a_local_run(tmp_path):
     assert len(submitted) == 2, submitted
     assert submitted["rule"].str.fullmatch(r"train_[0-9a-f]{12}").sum() == 1, submitted
     assert submitted["rule"].str.startswith("train_final").sum() == 1, submitted  # "train_final_wildcards_..."
+
+
+def test_an_own_program_sweep_on_slurm_matches_a_local_run(tmp_path):
+    """A W&B sweep's own program on the cluster: each run a SLURM job, the same summary as locally."""
+    spec = {"program": "own/train.py", "method": "random", "metric": {"name": "score", "goal": "maximize"},
+            "parameters": {"lr": {"distribution": "log_uniform_values", "min": 0.001, "max": 0.1}}}
+    program = ("import wandb\nrun = wandb.init()\nfor s in range(2):\n"
+               "    wandb.log({'score': -abs(wandb.config['lr'] - 0.01) * (s + 1)})\nrun.finish()\n")
+    runs = []
+    for where in ("slurm", "local"):
+        wd = make_workdir(tmp_path / where, points=2, sweep=spec)
+        (wd / "own").mkdir()
+        (wd / "own/train.py").write_text(program)
+        if where == "slurm":
+            use_cluster_profile(wd)
+            slurm_run(wd)
+        else:
+            snakemake(wd, "--cores", "2")
+        runs.append(wd)
+    a, b = (pd.read_csv(w / "results/summary.tsv", sep="\t").drop(columns=["seconds"]) for w in runs)
+    pd.testing.assert_frame_equal(a, b)
+    assert (a["status"] == "ok").all() and len(a) == 2
+    submitted = jobs(runs[0])
+    assert len(submitted) == 2 and submitted["rule"].str.fullmatch(r"run_[0-9a-f]{12}").all(), submitted
+    assert (submitted["state"] == "COMPLETED").all()

@@ -110,10 +110,21 @@ def test_the_example_own_program_runs_end_to_end(tmp_path):
     wd = make_workdir(tmp_path)
     shutil.rmtree(wd / "config/examples")
     shutil.copytree(REPO / "config/examples", wd / "config/examples")
-    env = {"OWN_EPOCHS": "3"}  # the example's command passes --epochs=${envvar:OWN_EPOCHS}
     args = ("--cores", "2", "--configfile", "config/examples/own-program/config.yaml")
-    snakemake(wd, *args, "-n", env=env)
-    snakemake(wd, *args, env=env)
+    snakemake(wd, *args, "-n")
+    snakemake(wd, *args)
     s = pd.read_csv(wd / "results/summary.tsv", sep="\t")
     assert len(s) == 8 and (s["status"] == "ok").all() and s["val_auc"].is_monotonic_decreasing
     assert s["val_auc"].between(0.5, 1).all()
+
+
+BAD_COMMANDS = [(["${env}", "${interpreter}", "${program}", "--x=${envvar:NO_SUCH_VAR_X}"], "NO_SUCH_VAR_X"),
+                (["${interpreter}", "${program}", "${arg}"], "${arg}")]
+
+
+@pytest.mark.parametrize(("command", "named"), BAD_COMMANDS)
+def test_a_command_that_cannot_run_is_refused_before_any_job(tmp_path, command, named):
+    wd = own_workdir(tmp_path, spec={**SPEC, "command": command})
+    p = snakemake(wd, "--cores", "2", check=False)
+    assert p.returncode != 0 and named in p.stdout + p.stderr
+    assert not (wd / "results/points").exists()

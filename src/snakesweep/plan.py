@@ -263,6 +263,19 @@ def check_units(config: dict) -> tuple[int, int, int]:
     return folds, repeats, seeds
 
 
+def check_command(spec: Spec, params: dict) -> None:
+    """Expand the command once now, so an unknown macro or an unset ${envvar:NAME} is refused before any
+    job starts rather than in every one (the jobs expand it again, with their own point's values)."""
+    from .agent import expand_command
+
+    nested = {tuple(q.path): params.get(q.name) for q in spec.params}
+    try:
+        expand_command(list(spec.command) if spec.command else None, program=spec.program, params=nested,
+                       run_dir=Path("results/points/check"), sweep_id=spec.name, run_id="check000")
+    except SnakesweepError as err:
+        raise SnakesweepError(f"sweep.file: command: {err}") from None
+
+
 def make_own_plan(config: dict, spec: Spec, base: Path) -> Plan:
     """A sweep that runs the user's own program (W&B's `program`/`command`): its points are parameter
     sets, their context the program file and command; the built-in model's data, split and training
@@ -283,6 +296,7 @@ def make_own_plan(config: dict, spec: Spec, base: Path) -> Plan:
                     context=context, dedupe=config["sweep"].get("dedupe", True)) if spec.method != "bayes" else []
     for p in points:
         p["accelerator"] = kind
+    check_command(spec, points[0]["params"] if points else {q.name: None for q in spec.params})
     total = total_points(spec, config["sweep"]["count"], len(points))
     return Plan(spec, [] if spec.adaptive else points, context, pack_size=int(pcfg.get("pack_size", 1)),
                 defaults={}, total=total, gpu_asked=total if kind == "gpu" else 0, gpu_asked_by="program.gpu")

@@ -94,7 +94,8 @@ def test_every_parameter_macro_renders_exactly_as_the_agent_does():
 
 
 def test_rendering_matches_wandbs_own_function():
-    utils = pytest.importorskip("wandb.sdk.launch.sweeps.utils")
+    # wandb is a dependency of the project: its own functions are the reference (never skipped).
+    from wandb.sdk.launch.sweeps import utils
     theirs = utils.create_sweep_command_args({"args": {k: {"value": v} for k, v in NESTED.items()}})
     ours = macro_values(PARAMS)
     assert set(ours) == {m for m in MACROS if m.startswith("args")} - {"args_json_file"}
@@ -204,7 +205,7 @@ def test_param_file_text_exactly():
 
 @pytest.mark.parametrize("params", [PARAMS, {}, {"name": "café ünïcode ✓", "x.y.z": 1e-300, "lst": [[1], {"a": 2}]}])
 def test_param_file_is_byte_for_byte_what_wandb_writes(tmp_path, params):
-    config_util = pytest.importorskip("wandb.sdk.lib.config_util")
+    from wandb.sdk.lib import config_util
     theirs = tmp_path / "theirs" / "config.yaml"
     config_util.save_config_file_from_dict(str(theirs), {k: {"value": v} for k, v in nest(params).items()})
     files = sweep_files(tmp_path / "ours", "sw1", "abcd1234")

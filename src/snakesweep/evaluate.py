@@ -321,7 +321,12 @@ def plot_ranking(records: list[dict], df: pd.DataFrame, names: list[str], metric
     ax.set_ylabel(shown, fontsize=8)
     if baseline is not None and baseline.get(metric) is not None:
         ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    # Margins from the longest label, not tight_layout: it would lay the figure out twice (this plot is
+    # redrawn whenever a point is added, on the way to the choice).
+    longest = max((len(t.get_text()) for t in ax.get_yticklabels()), default=10)
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=min(0.7, 0.09 + longest * 0.0062), right=0.98, top=1 - 0.75 / height,
+                        bottom=0.55 / height)
     savefig(fig, out, tight=False)
 
 

@@ -11,47 +11,34 @@ configfile: "config/config.yaml"
 report: "workflow/report/workflow.rst"
 
 
+# Every rule file, whatever the mode: the targets (all_targets in common.smk) choose what runs, by the
+# runner (the built-in model or the user's own program) and whether rounds decide the points.
 include: "workflow/rules/common.smk"
 include: "workflow/rules/plan.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/explore.smk"
+include: "workflow/rules/sweep.smk"
+include: "workflow/rules/rounds.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/tracking.smk"
+include: "workflow/rules/predict.smk"
 
 
-if OWN:
-
-    # The user's own program per point (W&B's program/command): no data, split or built-in model.
-    include: "workflow/rules/program.smk"
-
-else:
-
-    include: "workflow/rules/data.smk"
-    include: "workflow/rules/explore.smk"
-    include: "workflow/rules/sweep.smk"
-    include: "workflow/rules/evaluate.smk"
-    include: "workflow/rules/tracking.smk"
-    include: "workflow/rules/predict.smk"
-
-    # On a cluster these run where Snakemake runs, the login node: each takes seconds, and a queued job
-    # would wait longer than it runs. The data download and W&B sync also need the internet, which
-    # compute nodes often lack. Only the training packs are submitted.
-    localrules:
-        prepare_data,
-        split,
-        explore,
-        learning_curves,
-        summarize,
-        baseline,
-        plot_sweep,
-        choose_best,
-        evaluate_best,
-        wandb_sync,
-
-
-if ADAPTIVE:
-
-    include: "workflow/rules/rounds.smk"
-
-
+# On a cluster these run where Snakemake runs, the login node: each takes seconds, and a queued job
+# would wait longer than it runs. The data download and W&B sync also need the internet, which compute
+# nodes often lack. Only the training packs (and rounds' stages) are submitted.
 localrules:
     all,
+    prepare_data,
+    split,
+    explore,
+    learning_curves,
+    summarize,
+    baseline,
+    plot_sweep,
+    choose_best,
+    evaluate_best,
+    wandb_sync,
 
 
 rule all:
@@ -65,4 +52,4 @@ onstart:
 
 
 onsuccess:
-    show_warnings("results/best.json")
+    show_warnings(L.BEST)

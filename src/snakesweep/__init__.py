@@ -4,7 +4,10 @@ Nothing here imports snakemake: the workflow calls the library, never the other 
 piece is usable and testable on its own.
 """
 
-__version__ = "0.1.0"
+# The package's version and its error type: a release must not change every point's id.
+RESULT_CODE = False
+
+__version__ = "0.2.0"
 
 
 class SnakesweepError(ValueError):

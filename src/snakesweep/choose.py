@@ -7,10 +7,9 @@ the chosen point changes: the test split is touched once per chosen model.
 
 from __future__ import annotations
 
-import math
-
 from . import SnakesweepError
 from .io import read_json, write_json
+from .ranking import ranked, usable
 
 
 def read_records(points: list[str], metric_files: list[str]) -> list[dict]:
@@ -36,19 +35,14 @@ def check_no_errors(records: list[dict]) -> None:
                               "those points train again, the others are kept")
 
 
-def _usable(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def choose_best(records: list[dict], metric: str, goal: str) -> dict:
     """The best usable point's record by `metric` (lowest or highest per `goal`), ties going to the
     smaller id, so no order of the points can change it. Failed points and missing metrics never win."""
-    ok = [r for r in records if r.get("status") == "ok" and _usable(r.get(metric))]
+    ok = [r for r in records if usable(r, metric)]
     if not ok:
         raise SnakesweepError("no point finished with status ok, so there is no best point; see the reasons "
                               "in results/summary.tsv")
-    sign = 1 if goal == "minimize" else -1
-    return min(ok, key=lambda r: (sign * r[metric], r["point"]))
+    return ranked(ok, metric, goal)[0]
 
 
 def choose_job(*, points: list[str], metric_files: list[str], metric: str, goal: str, out: str) -> dict:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+# Drawing, not computing: not part of a point's id (identity.py).
+RESULT_CODE = False
+
 
 def draw_learning_curve(history: list[dict], out: str | Path, *, title: str, note: str = "") -> None:
     """Loss and validation ROC-AUC per epoch; `note` (why training stopped) is printed under the plot."""
@@ -34,11 +37,11 @@ def draw_learning_curve(history: list[dict], out: str | Path, *, title: str, not
 def collect_curves(*, points: list[str], metric_files: list[str], out: str) -> None:
     """The report's folder of learning curves, `<point>.svg` each: links to the curves the packs drew
     beside each point's metrics.json, so a sweep of any size is one declared output, not one per point."""
+    from . import layout
     from .io import link_or_copy
-    from .pack import output_paths
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     for point, metrics in zip(points, metric_files, strict=True):
-        link_or_copy(output_paths(Path(metrics).parent)["curve"], folder / f"{point}.svg")
+        link_or_copy(layout.files(Path(metrics).parent)["curve"], folder / f"{point}.svg")
     print(f"{len(points)} learning curves in {folder}")

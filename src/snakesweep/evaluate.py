@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import SnakesweepError, metrics
+from . import SnakesweepError, __version__, layout, metrics
 from .choose import read_records
 from .hparams import INT_HPARAMS
 from .io import cast_ints, read_json, read_tsv, savefig, svg_figure, write_json, write_tsv
-from .pack import output_paths
+from .ranking import ranked_frame
 
 SUMMARY_METRICS = ["status", "reason", "val_loss", "val_roc_auc", "val_roc_auc_lo", "val_roc_auc_hi",
                    "train_loss", "epochs", "seed", "engine", "device", "train_seconds", "startup_seconds",
@@ -62,12 +62,7 @@ def results_table(records: list[dict], names: list[str], metric: str, goal: str,
                         "p_vs_best": tied.get(rec["point"], {}).get("p")})
         rows.append(row)
     df = pd.DataFrame(rows, columns=["point", *names, *recorded])
-    value = pd.to_numeric(df[metric], errors="coerce")
-    usable = (df["status"] == "ok") & np.isfinite(value)
-    key = value if goal == "minimize" else -value
-    df = df.assign(_unusable=~usable, _key=key.where(usable)).sort_values(
-        ["_unusable", "_key", "point"], na_position="last", kind="mergesort")
-    df = df.drop(columns=["_unusable", "_key"]).reset_index(drop=True)
+    df = ranked_frame(df, metric, goal)
     df["reason"] = df["reason"].fillna("")
     return cast_ints(df, INT_HPARAMS)
 
@@ -172,7 +167,7 @@ def final_model(metrics_file: str, *, test: str, scaler: str, final: str | None,
         record = read_json(metrics_file)
         with np.load(test) as z:
             x_test, y_test = z["x"], z["y"]
-        return {"model": str(output_paths(Path(metrics_file).parent)["model"]), "scaler": scaler,
+        return {"model": str(layout.files(Path(metrics_file).parent)["model"]), "scaler": scaler,
                 "trained_on": "the train split (the chosen point's own model)", "epochs": record["epochs"],
                 "seed": record["seed"]}, x_test, y_test
     record = read_json(final)
@@ -181,7 +176,7 @@ def final_model(metrics_file: str, *, test: str, scaler: str, final: str | None,
     scaler_of_final = Scaler(np.asarray(fitted["mean"]), np.asarray(fitted["scale"]))
     with np.load(cv) as z:
         x_test, y_test = scaler_of_final.transform(z["x_test"]).astype(np.float32), z["y_test"]
-    return {"model": str(output_paths(folder)["model"]), "scaler": str(folder / "scaler.json"),
+    return {"model": str(layout.files(folder)["model"]), "scaler": str(folder / "scaler.json"),
             "trained_on": record["trained_on"], "epochs": record["epochs"], "seed": record["seed"]}, x_test, y_test
 
 
@@ -238,6 +233,8 @@ def evaluate_best(*, chosen: str, metrics_file: str, names: list[str], baseline:
         **cross,
         "final_model": tested,
         "warnings": warnings,
+        # The version that evaluated; each point's metrics.json records the version that trained it.
+        "snakesweep_version": __version__,
     }
     write_json(out_json, result)
     for w in warnings:
@@ -359,11 +356,14 @@ def cross_validated(record: dict, baseline: dict) -> dict:
     }
 
 
-def plot_sweep(*, points: list[str], names: list[str], metric_files: list[str], histories: dict, metric: str,
-               goal: str, top: int, min_class_rows: int, out_curves: str, out_params: str,
-               out_ranking: str | None = None, baseline: str | None = None) -> None:
+def plot_sweep(*, points: list[str], names: list[str], metric_files: list[str], metric: str, goal: str, top: int,
+               min_class_rows: int, out_curves: str, out_params: str, out_ranking: str | None = None,
+               baseline: str | None = None, histories: dict | None = None) -> None:
     """Learning curves of the best points together, validation ROC-AUC against each parameter, and
     the ranking of the points with their intervals and ties."""
+    # A point's other files sit beside its metrics.json, which its pack writes last.
+    histories = histories or {p: layout.files(Path(m).parent)["history"] for p, m in zip(points, metric_files,
+                                                                                          strict=True)}
     from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator, NullFormatter
 
     records = read_records(points, metric_files)

@@ -23,6 +23,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Which device a pack is given, not what it computes there (the accelerator is a hyperparameter,
+# in the id already): not part of a point's id (identity.py).
+RESULT_CODE = False
+
 PROC_GPUS = Path("/proc/driver/nvidia/gpus")
 # What accelerator 'auto' means for a run, decided once by the process that builds the DAG and
 # exported to its jobs (see plan.auto_choice).
@@ -204,3 +208,24 @@ def claimed_gpu(
                 os.environ.pop("CUDA_VISIBLE_DEVICES", None)
             else:
                 os.environ["CUDA_VISIBLE_DEVICES"] = old
+
+
+def default_lock_dir() -> Path:
+    """GPUs belong to the host, so their locks live in a host-local directory, never on a shared
+    filesystem where jobs on two nodes would contend for each other's "gpu0"."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"snakesweep-gpu-locks-{os.getuid()}"
+
+
+@contextlib.contextmanager
+def pack_device(pack: str, accelerator: str, lock_dir: str | Path | None = None) -> Iterator[int | None]:
+    """The GPU a pack of either runner uses for its whole life, claimed before torch or the user's
+    program starts; None for a CPU pack. Prints what the scheduler or the claim gave it, for the log."""
+    if accelerator != "gpu":
+        yield None
+        return
+    with claimed_gpu(count_gpus(), Path(lock_dir or default_lock_dir()), owner=f"pack {pack}") as gpu:
+        given = {v: os.environ.get(v) for v in _SLURM_GPU_VARS}
+        print(f"pack {pack}: GPU {gpu} ({', '.join(f'{k}={v!r}' for k, v in given.items())})", flush=True)
+        yield gpu

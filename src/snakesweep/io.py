@@ -12,6 +12,9 @@ from pathlib import Path
 
 from . import SnakesweepError
 
+# Reading and writing files, not what they hold: not part of a point's id (identity.py).
+RESULT_CODE = False
+
 
 def _umask() -> int:
     mask = os.umask(0)

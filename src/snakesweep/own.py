@@ -1,7 +1,7 @@
 """A sweep that runs the user's own program (W&B's `program`/`command`): its points and their runs.
 
 Each point is one run of the program, as W&B's agent would start it (agent.py); what the workflow
-keeps of it is the same as for the built-in trainer: `results/points/<id>/metrics.json` (written last:
+keeps of it is the same as for the built-in trainer: each point's metrics.json in its folder (written last:
 a point with one is complete), the history of the sweep's metric, and the run's log. A point's id
 derives from its parameters, the command and the program file's content, so editing the program
 runs every point again and nothing else does.
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
-import math
 from pathlib import Path
 
-from . import SnakesweepError
+from . import SnakesweepError, __version__, layout
 from .io import atomic_path, json_safe, read_json, write_json
+from .ranking import is_number, ranked_frame
+from .records import cache_key, is_complete
 
 # Fields of metrics.json that describe the run, not the result: they differ between reruns.
 RUN_FIELDS = ("seconds", "pack")
@@ -38,21 +38,8 @@ def program_context(spec, *, workdir: str | Path, base: str | Path = ".") -> dic
             "workdir": str(workdir)}
 
 
-def cache_key(member: dict, *, settings: dict) -> str:
-    """Everything that decides a point's files: its id (parameters, program, command) and the settings
-    of its run (timeout, W&B mode), but not the pack it runs in."""
-    blob = json.dumps({"point": member["point"], "params": member["params"],
-                       "settings": {k: settings.get(k) for k in ("timeout_s", "mode", "metric")}},
-                      sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def is_complete(metrics_file: Path, key: str) -> bool:
-    try:
-        record = read_json(metrics_file)
-    except (OSError, ValueError):
-        return False
-    return record.get("cache_key") == key and record.get("status") in ("ok", "failed")
+# An own program's point keeps its run's record and the metric's history (no model, no curve).
+PROGRAM_FILES = ("history", "metrics")
 
 
 def write_metric_history(path: Path, metric: str, history: list) -> None:
@@ -61,11 +48,7 @@ def write_metric_history(path: Path, metric: str, history: list) -> None:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["step", metric])
         for step, value in enumerate(history):
-            w.writerow([step, repr(float(value)) if _number(value) else ""])
-
-
-def _number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            w.writerow([step, repr(float(value)) if is_number(value) else ""])
 
 
 def run_own_pack(*, pack: str, members: list[dict], metrics_files: list[str], spec_program: str | None,
@@ -79,25 +62,12 @@ def run_own_pack(*, pack: str, members: list[dict], metrics_files: list[str], sp
     from .agent import run_point
 
     settings = {"timeout_s": timeout_s, "mode": mode, "metric": metric}
-    gpu_env = {}
-    if any(m.get("accelerator") == "gpu" for m in members):
-        # As a built-in GPU pack: one device claimed for the pack's life, shown to the program alone.
-        import os
-        import tempfile
-        from contextlib import ExitStack
+    from .gpu import pack_device
 
-        from .gpu import claimed_gpu, count_gpus
-
-        stack = ExitStack()
-        lock_dir = Path(tempfile.gettempdir()) / f"snakesweep-gpu-locks-{os.getuid()}"
-        gpu = stack.enter_context(claimed_gpu(count_gpus(), lock_dir, owner=f"pack {pack}"))
-        gpu_env = {"CUDA_VISIBLE_DEVICES": str(gpu)}
-        print(f"pack {pack}: GPU {gpu}", flush=True)
-    else:
-        from contextlib import nullcontext
-
-        stack = nullcontext()
-    with stack:
+    kind = "gpu" if any(m.get("accelerator") == "gpu" for m in members) else "cpu"
+    with pack_device(pack, kind) as gpu:
+        # As a built-in GPU pack's: one device claimed for the pack's life, shown to the program alone.
+        gpu_env = {} if gpu is None else {"CUDA_VISIBLE_DEVICES": str(gpu)}
         return _run_members(pack, members, metrics_files, settings, gpu_env, spec_program, spec_command, metric,
                             workdir, logs_dir, sweep_id, timeout_s, mode, paths, run_point)
 
@@ -108,8 +78,8 @@ def _run_members(pack, members, metrics_files, settings, gpu_env, spec_program, 
     for position, (member, metrics_file) in enumerate(zip(members, metrics_files, strict=True), 1):
         metrics_path = Path(metrics_file)
         folder = metrics_path.parent
-        key = cache_key(member, settings=settings)
-        if is_complete(metrics_path, key):
+        key = cache_key(member, {"settings": settings})
+        if is_complete(layout.files(folder, PROGRAM_FILES), key):
             lines.append({"point": member["point"], "status": "complete already", "reason": ""})
             continue
         folder.mkdir(parents=True, exist_ok=True)
@@ -121,8 +91,9 @@ def _run_members(pack, members, metrics_files, settings, gpu_env, spec_program, 
         record = run_point(point_id=member["point"], params=nested, command=spec_command,
                            program=spec_program, cwd=workdir, run_dir=folder.resolve(), metric=metric,
                            sweep_id=sweep_id, timeout_s=timeout_s, log_path=log, mode=mode, env=gpu_env)
-        write_metric_history(folder / "history.csv", metric, record.get("history") or [])
+        write_metric_history(layout.files(folder)["history"], metric, record.get("history") or [])
         record.update({"params": member["params"], "cache_key": key, "draws": member.get("draws"),
+                       "snakesweep_version": __version__,
                        "pack": {"id": pack, "size": len(members), "position": position}})
         write_json(metrics_path, json_safe(record))
         lines.append({"point": member["point"], "status": record["status"], "reason": record["reason"] or ""})
@@ -141,38 +112,50 @@ def summary_table(records: list[dict], names: list[str], metric: str, goal: str)
              "status": r["status"], "reason": r.get("reason") or "", "exit_code": r.get("exit_code"),
              "seconds": r.get("seconds"), **{k: r.get(k) for k in extra}} for r in records]
     df = pd.DataFrame(rows, columns=["point", *names, metric, "status", "reason", "exit_code", "seconds", *extra])
-    value = pd.to_numeric(df[metric], errors="coerce")
-    usable = (df["status"] == "ok") & value.notna()
-    key = value if goal == "minimize" else -value
-    df = df.assign(_unusable=~usable, _key=key.where(usable)).sort_values(
-        ["_unusable", "_key", "point"], na_position="last", kind="mergesort")
-    return df.drop(columns=["_unusable", "_key"]).reset_index(drop=True)
+    return ranked_frame(df, metric, goal)
 
 
-def summarize_job(*, points: list[str], metric_files: list[str], names: list[str], metric: str, goal: str, top: int,
-                  out_summary: str, out_best: str, out_params: str, out_curves: str) -> None:
-    """The summary ranked by the program's metric, the best point (best.json, with how it was chosen),
-    the metric against each parameter, and the best points' metric per logged step."""
+def summarize(*, points: list[str], metric_files: list[str], names: list[str], metric: str, goal: str,
+              out: str) -> None:
+    """The summary, ranked by the program's metric (the `summarize` rule for an own program)."""
     from .choose import read_records
     from .io import write_tsv
 
-    records = read_records(points, metric_files)
-    df = summary_table(records, names, metric, goal)
-    write_tsv(out_summary, df)
+    df = summary_table(read_records(points, metric_files), names, metric, goal)
+    write_tsv(out, df)
+    print(f"{int((df['status'] == 'ok').sum())} of {len(df)} points ok")
+
+
+def plot_sweep(*, points: list[str], metric_files: list[str], names: list[str], metric: str, goal: str, top: int,
+               out_params: str, out_curves: str) -> None:
+    """The metric against each parameter, and the best points' metric per logged step."""
+    from .choose import read_records
+
+    df = summary_table(read_records(points, metric_files), names, metric, goal)
     ok = df[df["status"] == "ok"]
-    best = None
-    if len(ok):
-        rec = next(r for r in records if r["point"] == ok.iloc[0]["point"])
-        best = {"point": rec["point"], "params": rec["params"], metric: rec[metric],
-                "chosen_by": {"metric": metric, "goal": goal, "split": "the program's own (its logged metric)"},
-                "run": {k: rec.get(k) for k in ("run_id", "run_file", "log", "command", "cwd", "seconds")},
-                "points": {"ok": int(len(ok)), "failed": int((df["status"] != "ok").sum())}}
-    write_json(out_best, json_safe(best if best is not None else {
-        "point": None, "chosen_by": {"metric": metric, "goal": goal},
-        "reason": "no point finished with status ok; see the reasons in results/summary.tsv"}))
     _plot_params(ok, names, metric, out_params)
-    _plot_curves(ok.head(top), metric, [Path(f).parent / "history.csv" for f in metric_files], points, out_curves)
-    print(f"{len(ok)} of {len(df)} points ok; best by {metric} ({goal}): {best['point'] if best else None}")
+    _plot_curves(ok.head(top), metric, [layout.files(Path(f).parent)["history"] for f in metric_files], points,
+                 out_curves)
+
+
+def describe_best(*, chosen: str, metric_files: list[str], points: list[str], out: str) -> dict:
+    """best.json for an own program: the point chosen by the program's metric (choose.choose_job), with
+    how its run was started; no test split (the program splits its data itself)."""
+    from .choose import read_records
+
+    choice = read_json(chosen)
+    records = read_records(points, metric_files)
+    rec = next(r for r in records if r["point"] == choice["point"])
+    metric = choice["chosen_by"]["metric"]
+    ok = sum(r["status"] == "ok" for r in records)
+    best = {"point": rec["point"], "params": rec["params"], metric: rec[metric],
+            "chosen_by": {**choice["chosen_by"], "split": "the program's own (its logged metric)"},
+            "run": {k: rec.get(k) for k in ("run_id", "run_file", "log", "command", "cwd", "seconds")},
+            "points": {"ok": int(ok), "failed": int(len(records) - ok)},
+            "snakesweep_version": __version__}
+    write_json(out, json_safe(best))
+    print(f"best by {metric}: {best['point']} ({metric} = {best[metric]})")
+    return best
 
 
 def _plot_params(ok, names: list[str], metric: str, out: str) -> None:

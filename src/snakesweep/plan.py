@@ -13,19 +13,14 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from . import SnakesweepError, data
+from . import SnakesweepError, data, layout
 from .folds import units_of
 from .gpu import AUTO_ENV
 from .hparams import defaults_from_config
+from .identity import code_digest
 from .io import load_yaml
 from .split import check_fractions
 from .sweep import Spec, expand, load_spec, parse_spec, total_points
-
-# The modules whose code determines a trained point's result: editing them gives new point ids, so a
-# result is never mixed up with one that older code produced.
-RESULT_MODULES = ("hparams.py", "data.py", "split.py", "folds.py", "selection.py", "jobs.py", "io.py", "model.py",
-                  "kernel.py", "engine_torch.py", "engine_lightning.py", "train.py", "pack.py", "curves.py",
-                  "metrics.py")
 
 
 @dataclass(frozen=True)
@@ -162,15 +157,6 @@ def normalise_integers(config: dict, schema: dict) -> dict:
     return config
 
 
-def code_digest(root: str | Path | None = None) -> str:
-    """A digest of the modules that determine a result (those of this package unless `root` is given)."""
-    root = Path(root) if root is not None else Path(__file__).parent
-    h = hashlib.sha256()
-    for name in RESULT_MODULES:
-        h.update(name.encode() + b"\0" + (root / name).read_bytes())
-    return h.hexdigest()[:16]
-
-
 def _version(pkg: str) -> str | None:
     try:
         return version(pkg)
@@ -271,7 +257,7 @@ def check_command(spec: Spec, params: dict) -> None:
     nested = {tuple(q.path): params.get(q.name) for q in spec.params}
     try:
         expand_command(list(spec.command) if spec.command else None, program=spec.program, params=nested,
-                       run_dir=Path("results/points/check"), sweep_id=spec.name, run_id="check000")
+                       run_dir=layout.point_dir("check"), sweep_id=spec.name, run_id="check000")
     except SnakesweepError as err:
         raise SnakesweepError(f"sweep.file: command: {err}") from None
 

@@ -218,7 +218,7 @@ def predict_table(*, best: str, labels: str, table: str, out: str, threshold: fl
                 f"the final {what} ('{final[what]}') was fitted on other features than '{labels}' "
                 "lists; the results are out of date: delete results/best.json and run again"
             )
-    # Exactly the split job's arithmetic (jobs.split_data), so the same rows give the same scores.
+    # Exactly the split job's arithmetic (prepare.split_data), so the same rows give the same scores.
     x32 = scaler.transform(x).astype(np.float32)
     logits = predict(model, torch.from_numpy(x32))
     scores = logits.double().numpy()

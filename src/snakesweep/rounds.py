@@ -23,25 +23,14 @@ import math
 import warnings
 from pathlib import Path
 
-from . import SnakesweepError
+from . import SnakesweepError, layout
 from .io import link_or_copy, read_json, write_json
 from .plan import make_packs
 from .sweep import PointMaker, Spec, expand, load_spec, parse_spec, uniform01, value_at
 
-STAGE = "e{epochs}"  # a stage's files, inside the point's folder: results/points/<id>/e<epochs>/
-POINT_FILES = ("model.pt", "history.csv", "learning_curve.svg")
-
 
 def spec_from(settings: dict) -> Spec:
     return parse_spec(load_spec(settings["spec_file"]), source=f"sweep.file '{settings['spec_file']}'")
-
-
-def point_folder(point: str) -> Path:
-    return Path("results/points") / point
-
-
-def stage_folder(point: str, epochs: int) -> Path:
-    return point_folder(point) / STAGE.format(epochs=epochs)
 
 
 def per_round(spec: Spec, round_size: int, total: int) -> int:
@@ -242,17 +231,18 @@ def select_rung(*, settings: dict, round: int, rung: int, round_file: str, previ
         if open_points:
             band = open_points[0]["epochs"]
             sign = 1 if spec.goal == "minimize" else -1
-            history = {t["point"]: history_values(stage_folder(t["point"], band), spec.metric) for t in prev["train"]}
+            history = {t["point"]: history_values(layout.stage_dir(t["point"], band), spec.metric)
+                       for t in prev["train"]}
             earlier = [p["history"] for p in finished(done_files)]
             at_band = [sign * h[band - 1] for h in [*history.values(), *earlier] if len(h) >= band]
             threshold = hyperband_threshold(at_band, spec.hyperband.eta) if at_band else math.inf
             record.update(band=band, threshold=sign * threshold if at_band else None)
             for t in open_points:
                 h = [sign * v for v in history[t["point"]]]
-                status = read_json(stage_folder(t["point"], band) / "metrics.json")["status"]
+                status = read_json(layout.stage_dir(t["point"], band) / "metrics.json")["status"]
                 if status == "ok" and len(h) < band:
                     # A decision on a missing history would silently drop the point from the comparison.
-                    raise SnakesweepError(f"{stage_folder(t['point'], band) / 'history.csv'} is missing or short "
+                    raise SnakesweepError(f"{layout.stage_dir(t['point'], band) / 'history.csv'} is missing or short "
                                           f"({len(h)} of {band} epochs); delete that folder and run again")
                 if status != "ok":
                     decision, value = "finished", None  # diverged or failed: nothing to resume
@@ -300,9 +290,9 @@ def stage_members(*, round_file: str, rung_file: str, pack: str) -> tuple[list[d
         members.append({"point": p["point"], "params": p["params"], "hparams": p["hparams"],
                         "title": ", ".join(f"{k}={v}" for k, v in {"point": p["point"], **params}.items()),
                         "epochs": t["epochs"],
-                        "resume": None if t["resume"] is None else str(stage_folder(p["point"], t["resume"])
+                        "resume": None if t["resume"] is None else str(layout.stage_dir(p["point"], t["resume"])
                                                                        / "model.pt")})
-        files.append(str(stage_folder(p["point"], t["epochs"]) / "metrics.json"))
+        files.append(str(layout.stage_dir(p["point"], t["epochs"]) / "metrics.json"))
     if not members:
         raise SnakesweepError(f"{rung_file} lists no point in pack {pack}")
     return members, files
@@ -331,13 +321,13 @@ def finish_round(*, settings: dict, round_file: str, rung_files: list[str], out:
     out_points = []
     for p in points:
         pid = p["point"]
-        stage = stage_folder(pid, reached[pid])
+        stage = layout.stage_dir(pid, reached[pid])
         rec = read_json(stage / "metrics.json")
         rec.update(params=p["params"], round=p["round"], rung=rung_of[pid], draws=p["draws"])
         if pid in stop_reason:
             rec.update(status="stopped", reason=stop_reason[pid])
-        folder = point_folder(pid)
-        for name in POINT_FILES:
+        folder = layout.point_dir(pid)
+        for name in (layout.POINT_FILES[k] for k in ("model", "history", "curve")):
             if (stage / name).is_file():
                 link_or_copy(stage / name, folder / name)
         write_json(folder / "metrics.json", rec)  # last: marks the point complete
@@ -384,19 +374,15 @@ def round_settings(plan, config: dict) -> dict:
 
 
 
-def run_stage(*, round_file: str, rung_file: str, pack: str, out: str, **pack_args) -> list[dict]:
-    """Train one pack of a rung (pack.run_pack: the same kernel, caching and error handling as a pack
-    of a static sweep), then record what it did."""
-    from .pack import run_pack
+def run_stage(*, runner: str, round_file: str, rung_file: str, pack: str, out: str, logs_dir: str,
+              settings: dict, data: dict | None = None) -> list[dict]:
+    """Run one pack of a rung with the sweep's runner (runners.py: the same kernel or program, caching
+    and error handling as a pack of a static sweep), then record what it did."""
+    from .runners import run_pack
 
     members, files = stage_members(round_file=round_file, rung_file=rung_file, pack=pack)
-    if "own" in pack_args:  # the user's own program (own.py), one run per point
-        from .own import run_own_pack
-
-        lines = run_own_pack(pack=pack, members=members, metrics_files=files, logs_dir=pack_args["logs_dir"],
-                             **pack_args["own"])
-    else:
-        lines = run_pack(pack=pack, members=members, metrics_files=files, **pack_args)
+    lines = run_pack(runner, pack=pack, members=members, metrics_files=files, logs_dir=logs_dir,
+                     settings=settings, data=data)
     write_json(out, {"pack": pack, "points": lines})
     return lines
 
@@ -409,7 +395,7 @@ def plot_rungs(*, points_table: str, metric: str, bands: list[int], out: str) ->
     ax = fig.subplots()
     counts = {"stopped": 0, "other": 0}
     for pid in read_tsv(points_table)["point"]:
-        folder = point_folder(pid)
+        folder = layout.point_dir(pid)
         values = history_values(folder, metric)
         status = read_json(folder / "metrics.json")["status"]
         stopped = status == "stopped"

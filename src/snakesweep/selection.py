@@ -141,7 +141,7 @@ def aggregate(member: dict, records: list[dict], cv: dict, histories) -> tuple[d
         "seed": member["hparams"]["seed"],
         "engine": first["engine"],
         **{k: first.get(k) for k in ("threads", "deterministic", "cublas_workspace_config", "device",
-                                     "torch_version", "python_version")},
+                                     "torch_version", "python_version", "snakesweep_version")},
         "train_seconds": round(sum(r.get("train_seconds") or 0 for r in records), 4),
         "startup_seconds": first.get("startup_seconds"),
     })

@@ -24,6 +24,7 @@ from . import SnakesweepError
 from .distributions import Dist, DistributionError, parse_distribution
 from .hparams import HPARAMS, check_point, coerce, effective
 from .io import load_yaml
+from .ranking import is_number
 
 METHODS = ("grid", "random", "bayes")
 METRICS = {"val_loss": "minimize", "val_roc_auc": "maximize", "train_loss": "minimize"}
@@ -104,13 +105,9 @@ class Spec:
 
     def reached(self, value) -> bool:
         """Whether a metric value reaches `metric.target` (W&B: 'the goal for this value')."""
-        if self.target is None or not _finite(value):
+        if self.target is None or not is_number(value):
             return False
         return value <= self.target if self.goal == "minimize" else value >= self.target
-
-
-def _finite(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def load_spec(path: str | Path) -> dict:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from . import metrics
-from .io import write_json
+from . import __version__, metrics
+from .io import json_safe, read_json, write_json
 from .kernel import (
     Split,
     load_checkpoint,
@@ -87,6 +87,7 @@ def train_point(*, point: str, hp: dict, train: Split, val: Split, features: lis
                             if started is not None and result.first_step_at is not None else None),
         "torch_version": torch.__version__,
         "python_version": sys.version.split()[0],
+        "snakesweep_version": __version__,
         **(extra or {}),
     }
     save_checkpoint(Path(outputs["model"]), result, hp, features)
@@ -97,8 +98,6 @@ def train_point(*, point: str, hp: dict, train: Split, val: Split, features: lis
         draw_learning_curve(result.history, outputs["curve"], title=title or point, note=result.reason)
     if tracker is not None:
         summary = {k: record[k] for k in ("status", "val_loss", "val_roc_auc", "train_loss", "epochs")}
-        from .io import json_safe
-
         tracker.finish(json_safe(summary), Path(outputs["model"]), exit_code=0 if ok else 1)
     write_json(outputs["metrics"], record)
     return record
@@ -115,3 +114,56 @@ def run_point(*, point: str, hp: dict, train_path, val_path, features: list[str]
                        features=features, threads=threads, tracker=tracker, params=params, n_boot=n_boot,
                        boot_seed=boot_seed, resume=resume, epochs=epochs,
                        outputs={"model": model_out, "history": history_out, "metrics": metrics_out})
+
+
+def train_units(member, paths, data, features, threads, bootstrap, bootstrap_seed, extra) -> dict:
+    """Train a point's units that are not complete (a unit's files outlive a pack that dies, as they
+    are no outputs Snakemake knows of), then write the point's summary of them."""
+    from .records import builtin_settings, cache_key, is_complete, unit_paths
+    from .selection import aggregate
+    folder = paths["metrics"].parent
+    records = []
+    for unit in member["units"]:
+        upaths = unit_paths(folder, member, unit["unit"])
+        hp = {**member["hparams"], "seed": unit["seed"]}
+        # Keyed by the unit base, not the point: points with more repeats or seeds share these units.
+        base = member.get("unit_base", member["point"])
+        ukey = cache_key({**member, "point": base, "hparams": hp, "unit": unit, "units": None},
+                         builtin_settings(bootstrap=bootstrap, bootstrap_seed=bootstrap_seed, tracking={}))
+        if is_complete(upaths, ukey):
+            records.append(read_json(upaths["metrics"]))
+            continue
+        upaths["metrics"].parent.mkdir(parents=True, exist_ok=True)
+        upaths["metrics"].unlink(missing_ok=True)
+        train, val = data.unit(unit)
+        print(f"unit {unit['unit']} (repeat {unit['repeat']}, fold {unit['fold']}, seed {unit['seed']}): "
+              f"{len(train.y)} training rows, {len(val.y)} validation rows")
+        records.append(train_point(point=base, hp=hp, train=train, val=val, features=features,
+                                   threads=threads, outputs=upaths, params=member["params"], n_boot=bootstrap,
+                                   boot_seed=bootstrap_seed, extra={"cache_key": ukey, "unit": unit}))
+    histories = [unit_paths(folder, member, u["unit"])["history"] for u in member["units"]]
+    record, history = aggregate(member, records, data.cv_info(member), histories)
+    from .curves import draw_learning_curve
+    write_history(paths["history"], history)
+    cv = record["cv"]
+    note = record["reason"] or (f"mean over {len(records)} units: {cv['folds']} fold(s) x {cv['repeats']} "
+                                f"repeat(s) x {cv['seeds']} seed(s)")
+    draw_learning_curve(history, paths["curve"], title=member.get("title") or member["point"], note=note)
+    record.update(extra)
+    write_json(paths["metrics"], json_safe(record))
+    return record
+
+
+def train_final(member, paths, data, features, threads, extra) -> dict:
+    """The chosen configuration on every row outside the test split, with the scaler fitted on them
+    (written first: metrics.json, last, marks the model complete)."""
+    split, scaler = data.final()
+    folder = paths["metrics"].parent
+    write_json(folder / "scaler.json", {**scaler.to_dict(features), "standardize": bool(data.cv()["standardize"]),
+                                        "fitted_on": f"all {len(split.y)} rows outside the test split"})
+    print(f"final model of point {member['point']}: {len(split.y)} rows, {member['hparams']['max_epochs']} epochs, "
+          f"seed {member['hparams']['seed']}")
+    return train_point(point=member["point"], hp=member["hparams"], train=split, val=split, features=features,
+                       threads=threads, outputs=paths, title=member.get("title", ""), params=member["params"],
+                       n_boot=100, extra={**extra, "trained_on": f"all {len(split.y)} rows outside the test split",
+                                          "history_val_columns": "measured on the training rows (none held out)"})

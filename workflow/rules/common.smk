@@ -1,8 +1,6 @@
-# Helpers shared by the rules: config validation, the sweep plan, and input/param functions.
-import itertools
-import math
+# Helpers shared by the rules: config validation, the sweep plan, the runner it needs, the targets by
+# mode, and the input, param and resource functions of the packs. Round functions: rules/rounds.smk.
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -20,15 +18,12 @@ os.environ.update(
 )
 
 from snakesweep import SnakesweepError
+from snakesweep import layout as L
+from snakesweep import resources as R
 from snakesweep.io import read_json
-from snakesweep.pack import error_count
-from snakesweep.rounds import (
-    is_last,
-    per_round,
-    round_settings,
-    round_size_of,
-    stage_folder,
-)
+from snakesweep.records import error_count
+from snakesweep.rounds import per_round, round_settings
+from snakesweep.runners import BUILTIN, PROGRAM, runner_of
 from snakesweep.plan import (
     AUTO_ENV,
     check_config,
@@ -63,114 +58,42 @@ SPEC = PLAN.spec
 PACKS = PLAN.packs
 # bayes, hyperband and metric.target: points decided round by round (rules/rounds.smk), not upfront.
 ADAPTIVE = SPEC.adaptive
-# The sweep runs the user's own program (W&B's program/command), not the built-in trainer.
-OWN = SPEC.own
-PROGRAM = config["program"]
-ROUNDS = round_settings(PLAN, config) if ADAPTIVE else None
+# What trains the points: the built-in model, or the user's own program (W&B's program/command).
+RUNNER = runner_of(SPEC)
+OWN = RUNNER == PROGRAM
+PROGRAM_CFG = config["program"]
+ROUNDS = round_settings(PLAN, config)
 PER_ROUND = per_round(SPEC, config["sweep"]["round_size"], PLAN.total)
+THREADS = PROGRAM_CFG["threads"] if OWN else config["train"]["threads"]
 
 
-# Points trained once per fold and seed (split.folds, sweep.repeats) read the rows outside the test
-# split, unscaled, with their folds; the others the single split.
-SPLIT_CV = {"cv": "results/split/cv.npz"} if PLAN.units else {}
-TRAIN_DATA = (
-    {"cv": ancient(SPLIT_CV["cv"])}
-    if PLAN.units
-    else {
-        "train": ancient("results/split/train.npz"),
-        "val": ancient("results/split/val.npz"),
+# What a pack reads. Points trained once per fold and seed (split.folds, sweep.repeats) read the rows
+# outside the test split, unscaled, with their folds; the others the single split; an own program its
+# own data. The split is ancient(): a point's id already names its data, split and code, so a split
+# rewritten with the same content (data.source switched away and back) retrains nothing.
+if OWN:
+    TRAIN_DATA = {}
+elif PLAN.units:
+    TRAIN_DATA = {"cv": ancient(L.SPLIT["cv"]), "labels": ancient(L.DATA["labels"])}
+else:
+    TRAIN_DATA = {
+        "train": ancient(L.SPLIT["train"]),
+        "val": ancient(L.SPLIT["val"]),
+        "labels": ancient(L.DATA["labels"]),
     }
-)
-
 
 # The baseline is validated as the points are, and tested as the model that is tested.
 BASELINE_DATA = (
-    {"cv": SPLIT_CV["cv"]}
+    {"cv": L.SPLIT["cv"]}
     if PLAN.units
-    else {"train": "results/split/train.npz", "test": "results/split/test.npz"}
+    else {"train": L.SPLIT["train"], "test": L.SPLIT["test"]}
 )
-BASELINE_CV = {"baseline_cv": "results/baseline/cv.json"} if PLAN.units else {}
+BASELINE_CV = {"baseline_cv": L.BASELINE_CV} if PLAN.units else {}
 TEST_DATA = (
-    {"cv": SPLIT_CV["cv"], **BASELINE_CV}
+    {"cv": L.SPLIT["cv"], **BASELINE_CV}
     if PLAN.units
-    else {"test": "results/split/test.npz", "scaler": "results/split/scaler.json"}
+    else {"test": L.SPLIT["test"], "scaler": L.SPLIT["scaler"]}
 )
-
-
-def final_member(wildcards):
-    """The final model's training, as a pack's member: the chosen point, on every row outside the test
-    split."""
-    point = PLAN.by_id[wildcards.point]
-    return {
-        **{
-            k: v
-            for k, v in point.items()
-            if k not in ("units", "folds", "repeats", "seeds")
-        },
-        "final": True,
-        "title": "final model: "
-        + ", ".join(f"{k}={v}" for k, v in point_labels(wildcards.point).items()),
-    }
-
-
-def mem_mb_for_data(base, per_input_mb):
-    """Memory to declare for a job that holds its inputs in memory: a base for the libraries plus a
-    multiple of the input size (measured on tall and wide tables; see the README), more on a retry.
-    """
-
-    def mem_mb(wildcards, input, attempt):
-        return int((base + per_input_mb * input.size_mb) * attempt)
-
-    return mem_mb
-
-
-def runtime_minutes(
-    epochs, input, attempt, startup_s=60, per_point_s=5, per_point_s_per_input_mb=60
-):
-    """Minutes to declare for a pack (SLURM's time limit) whose points train `epochs` each: start-up
-    once, then each point in turn, for every 10 of its epochs (a point of 10 epochs trains in about
-    0.1 s on the bundled data: 50x room), longer on larger splits; doubled, tripled, ... on a retry.
-    Points train one after another, so a pack's memory does not grow with its size (see
-    mem_mb_for_data), its runtime does.
-    """
-    tens_of_epochs = sum(max(1.0, e / 10) for e in epochs)
-    per_point = per_point_s + per_point_s_per_input_mb * input.size_mb
-    return max(1, math.ceil((startup_s + tens_of_epochs * per_point) * attempt / 60))
-
-
-def pack_runtime(pack):
-    epochs = [
-        PLAN.by_id[p]["hparams"]["max_epochs"]
-        for p in pack.points
-        for _ in PLAN.by_id[p].get("units") or [None]
-    ]
-    return lambda wildcards, input, attempt: runtime_minutes(epochs, input, attempt)
-
-
-def pack_mem_base(pack):
-    return mem_base(pack.accelerator)
-
-
-def mem_base(accelerator):
-    """MB a pack needs before its data: torch and Lightning; CUDA's host-side context on top for GPU
-    packs (not measured here: these machines have no GPU; a retry doubles it anyway)."""
-    return 2000 if accelerator == "gpu" else 700
-
-
-def pack_set_resources(pack):
-    """`set-resources` under the name `train` (as in profiles/slurm) applies to every training pack, and
-    under `train_gpu` to the GPU packs: their rule names carry the pack id, which a profile cannot
-    list. Like set-resources for a rule, they override what the rule declares. A `gres` request replaces
-    the pack's `gpu=1` (the plugin would otherwise ask for both --gres and --gpus).
-    """
-    names = ["train", "train_gpu"] if pack.accelerator == "gpu" else ["train"]
-    resources = workflow.get_rule(f"train_{pack.id}").resources
-    for name in names:
-        overrides = workflow.resource_settings.overwrite_resources.get(name)
-        if overrides:
-            resources.update(overrides)
-            if "gres" in overrides and "gpu" not in overrides:
-                resources.update({"gpu": 0})
 
 
 def point_labels(point):
@@ -179,14 +102,26 @@ def point_labels(point):
     return {"point": point, **{k: "-" if v is None else v for k, v in params.items()}}
 
 
+def title_of(point, prefix=""):
+    return prefix + ", ".join(f"{k}={v}" for k, v in point_labels(point).items())
+
+
 def pack_members(pack):
     """What the pack's job needs to know of each of its points."""
+    return [{**PLAN.by_id[p], "title": title_of(p)} for p in pack.points]
+
+
+def final_member(wildcards):
+    """The final model's training, as a pack's member: the chosen point, on every row outside the test
+    split."""
+    point = PLAN.by_id[wildcards.point]
+    unitless = ("units", "folds", "repeats", "seeds")
     return [
         {
-            **PLAN.by_id[p],
-            "title": ", ".join(f"{k}={v}" for k, v in point_labels(p).items()),
+            **{k: v for k, v in point.items() if k not in unitless},
+            "final": True,
+            "title": title_of(wildcards.point, "final model: "),
         }
-        for p in pack.points
     ]
 
 
@@ -194,8 +129,171 @@ def pack_errors(pack):
     """Real errors recorded for the pack's points: a new one changes this parameter, so Snakemake runs
     the pack again (the points that are complete stay untouched), without a spurious rerun later.
     """
-    counts = {p: error_count(f"results/points/{p}") for p in pack.points}
+    counts = {p: error_count(L.point_dir(p)) for p in pack.points}
     return {p: n for p, n in counts.items() if n}
+
+
+def tracking_params():
+    """W&B settings for training jobs; only when enabled, so other tracking edits retrain nothing."""
+    cfg = dict(config["tracking"]["wandb"])
+    if not cfg["enabled"] or cfg["mode"] == "disabled":
+        return {"enabled": False}
+    cfg["group"] = cfg.get("group") or SPEC.name
+    return cfg
+
+
+def runner_settings():
+    """The runner's own settings for its packs (runners.py): how the built-in model trains and what
+    shapes its files, or how each run of the user's program is started (agent.py) and read back."""
+    if OWN:
+        return {
+            "spec_program": SPEC.program,
+            "spec_command": list(SPEC.command) if SPEC.command else None,
+            "metric": SPEC.metric,
+            "workdir": PROGRAM_CFG["workdir"],
+            "sweep_id": SPEC.name,
+            "timeout_s": PROGRAM_CFG["timeout"] or PROGRAM_CFG["runtime"] * 60,
+            "mode": PROGRAM_CFG["mode"],
+            "paths": {p.name: list(p.path) for p in SPEC.params},
+        }
+    return {
+        # torch uses exactly this many threads even if --cores is lower: thread count is part of the
+        # point's id, since it changes float reduction order.
+        "threads": config["train"]["threads"],
+        "tracking": {**tracking_params(), "run_dir": L.WANDB},
+        # The validation ROC-AUC's interval follows the config too: changing these trains again.
+        "bootstrap": config["evaluate"]["bootstrap"],
+        "bootstrap_seed": config["evaluate"]["seed"],
+    }
+
+
+def final_settings():
+    """The final model trains as the built-in runner's pack of one, with no tracking."""
+    return {"threads": config["train"]["threads"]}
+
+
+def summary_settings():
+    """What the summary needs besides the points' records (the runner's summarize, runners.py)."""
+    ranking = {"names": SPEC.names, "metric": SPEC.metric, "goal": SPEC.goal}
+    if OWN:
+        return ranking
+    return {
+        **ranking,
+        "min_class_rows": config["evaluate"]["min_class_rows"],
+        # Which draws of the sweep each point stands for, from the points table.
+        "points_table": L.POINTS_TABLE,
+    }
+
+
+def plot_settings():
+    ranking = {"names": SPEC.names, "metric": SPEC.metric, "goal": SPEC.goal}
+    top = {"top": config["evaluate"]["top"]}
+    if OWN:
+        return {**ranking, **top}
+    return {**ranking, **top, "min_class_rows": config["evaluate"]["min_class_rows"]}
+
+
+def evaluate_settings():
+    if OWN:
+        return {}
+    return {
+        "names": SPEC.names,
+        "n_boot": config["evaluate"]["bootstrap"],
+        "seed": config["evaluate"]["seed"],
+        "min_class_rows": config["evaluate"]["min_class_rows"],
+    }
+
+
+# --- resources: the arithmetic is snakesweep.resources (unit-tested); these adapt it to Snakemake ---
+
+
+def mem_mb_for_data(base, per_input_mb):
+    """Memory for a job that holds its inputs in memory, more on a retry."""
+
+    def mem_mb(wildcards, input, attempt):
+        return R.mem_mb(base, per_input_mb, input.size_mb, attempt)
+
+    return mem_mb
+
+
+def pack_mem_mb(accelerator):
+    if OWN:
+        return lambda wildcards, attempt: PROGRAM_CFG["mem_mb"] * attempt
+    return mem_mb_for_data(R.mem_base(accelerator), R.TRAIN_MB_PER_INPUT_MB)
+
+
+def pack_runtime(points):
+    """Minutes for a pack of these points (SLURM's time limit), more on a retry."""
+    if OWN:
+        return lambda wildcards, attempt: R.program_runtime(
+            len(points), PROGRAM_CFG["runtime"], attempt
+        )
+    epochs = R.pack_epochs([PLAN.by_id[p] for p in points])
+    return lambda wildcards, input, attempt: R.runtime_minutes(
+        epochs, input.size_mb, attempt
+    )
+
+
+def pack_gpu(accelerator):
+    return (PROGRAM_CFG["gpu"] if OWN else 1) if accelerator == "gpu" else 0
+
+
+# --- targets by mode ---
+
+
+def per_point(pattern):
+    """Every point's file, for a sweep planned upfront; an adaptive sweep's points are known only once
+    their rounds are done, and its points table (an input wherever this is) stands for them.
+    """
+    return [] if ADAPTIVE else expand(pattern, point=POINTS)
+
+
+POINT_METRICS = per_point(L.point("{point}", "metrics"))
+# The plots of the sweep (rule plot_sweep), by the runner: an own program's points have the metric it
+# logs and no validation ROC-AUC, ranking or interval.
+SWEEP_PLOTS = (
+    {
+        "params": (L.plot("metric_by_param.svg"), "own_metric_by_param.rst"),
+        "curves": (L.plot("top_learning_curves.svg"), "own_top_curves.rst"),
+    }
+    if OWN
+    else {
+        "ranking": (L.plot("ranking.svg"), "ranking.rst"),
+        "curves": (L.plot("top_learning_curves.svg"), "top_learning_curves.rst"),
+        "params": (L.plot("val_auc_by_param.svg"), "val_auc_by_param.rst"),
+    }
+)
+# Everything a run makes but the test evaluation, in one list for all_targets and choose_best.
+RUN_OUTPUTS = [
+    L.POINTS_TABLE,
+    L.SUMMARY,
+    *[path for path, _ in SWEEP_PLOTS.values()],
+    *([] if OWN else [L.plot("learning_curves"), *L.EXPLORE.values(), L.BASELINE_SCORES]),
+]
+
+
+def all_targets():
+    """What a run makes, by mode: the runner (built-in or own program) and whether rounds decide."""
+    return [
+        *RUN_OUTPUTS,
+        L.BEST,
+        *([] if OWN else [L.plot("test_roc.svg")]),
+        # Asked for directly: Snakemake remakes a missing file only when something asks for it, and
+        # the summary that reads it is otherwise up to date (its inputs are not newer).
+        *POINT_METRICS,
+        *([L.plot("rungs.svg")] if ADAPTIVE and not OWN else []),
+    ]
+
+
+# Snakemake does not look behind a checkpoint for new rounds while their table exists and is up to
+# date: the table of an adaptive sweep of N points is its own file, so a new sweep.count is a missing
+# file, which makes it look. points.tsv is its copy (rule plan_sweep).
+COLLECTED = f"{L.ROUNDS}/points-{PLAN.total}.tsv"
+
+
+def points_table_inputs(wildcards):
+    """A planned sweep's table comes from its sweep file; an adaptive one's from its rounds."""
+    return {"collected": COLLECTED} if ADAPTIVE else {"spec": config["sweep"]["file"]}
 
 
 def data_input(wildcards):
@@ -209,248 +307,20 @@ def data_input(wildcards):
 def chosen_point(wildcards):
     """The chosen point's results, known once the choose_best checkpoint has run."""
     chosen = checkpoints.choose_best.get().output[0]
-    if ADAPTIVE:
+    if ADAPTIVE or OWN:
         # finish_round writes its files without naming them as outputs: the points table, made
-        # after every round has finished, stands for them.
-        return {"chosen": chosen, "points": "results/sweep/points.tsv"}
+        # after every round has finished, stands for them. An own program's best reads every point.
+        return {"chosen": chosen, "points": L.POINTS_TABLE}
     point = read_json(chosen)["point"]
-    final = {"final": f"results/final/{point}/metrics.json"} if PLAN.units else {}
-    return {
-        "chosen": chosen,
-        "metrics": f"results/points/{point}/metrics.json",
-        **final,
-    }
+    final = {"final": L.final(point, "metrics")} if PLAN.units else {}
+    return {"chosen": chosen, "metrics": L.point(point, "metrics"), **final}
 
 
-def per_point(pattern):
-    """Every point's file, for a sweep planned upfront; an adaptive sweep's points are known only once
-    their rounds are done, and its points table (an input wherever this is) stands for them.
-    """
-    return [] if ADAPTIVE else expand(pattern, point=POINTS)
-
-
-def round_file(r):
-    return f"results/sweep/rounds/{r}.json"
-
-
-def done_file(r):
-    return f"results/sweep/rounds/{r}.done.json"
-
-
-def walk_rounds():
-    """The proposal of every round with points, up to the last; asking for the next proposal makes
-    Snakemake run the rounds before it (a checkpoint's get() raises until its file exists).
-    """
-    files = []
-    for r in itertools.count():
-        proposed = len(
-            read_json(checkpoints.propose_round.get(round=r).output[0])["points"]
-        )
-        if proposed:
-            files.append(round_file(r))
-        if is_last(r, proposed, PLAN.total, PER_ROUND):
-            return files
-
-
-def round_size(wildcards):
-    return round_size_of(int(wildcards.round), PLAN.total, PER_ROUND)
-
-
-def round_start(wildcards):
-    """Where round r's points begin in a grid or random sweep's planned list."""
-    return int(wildcards.round) * PER_ROUND
-
-
-def walk_rungs(r):
-    """The rung tables of round r, up to the one after which no point trains further."""
-    files = []
-    for k in itertools.count():
-        path = checkpoints.select_rung.get(round=r, rung=k).output[0]
-        files.append(path)
-        if read_json(path)["final"]:
-            return files
-
-
-def stage_records(rung_table):
-    """The pack records of one rung."""
-    record = read_json(rung_table)
-    return [
-        f"results/sweep/rounds/{record['round']}/rung{record['rung']}/{p['id']}.json"
-        for p in record["packs"]
-    ]
-
-
-def propose_inputs(wildcards):
-    return {
-        "spec": config["sweep"]["file"],
-        "done": [done_file(r) for r in range(int(wildcards.round))],
-    }
-
-
-def rung_inputs(wildcards):
-    r, k = int(wildcards.round), int(wildcards.rung)
-    if k == 0:
-        return {"round_file": round_file(r)}
-    previous = checkpoints.select_rung.get(round=r, rung=k - 1).output[0]
-    return {
-        "round_file": round_file(r),
-        "previous": previous,
-        "stages": stage_records(previous),
-        "done": [done_file(i) for i in range(r)],
-    }
-
-
-def finish_inputs(wildcards):
-    rungs = walk_rungs(int(wildcards.round))
-    return {
-        "round_file": round_file(wildcards.round),
-        "rungs": rungs,
-        "stages": [s for f in rungs for s in stage_records(f)],
-    }
-
-
-def collect_inputs(wildcards):
-    rounds = walk_rounds()
-    done = [done_file(read_json(f)["round"]) for f in rounds]
-    return {"rounds": rounds, "done": done}
-
-
-def stage_pack(wildcards, input):
-    """The stage's pack: its accelerator and its points' epochs, from the rung table."""
-    record = read_json(input.rung)
-    pack = next(p for p in record["packs"] if p["id"] == wildcards.pack)
-    epochs = [t["epochs"] for t in record["train"] if t["pack"] == wildcards.pack]
-    return pack["accelerator"], epochs
-
-
-def stage_gpu(wildcards, input):
-    return 1 if stage_pack(wildcards, input)[0] == "gpu" else 0
-
-
-# A stage of an own program's round runs the program (no split to read), with program.* resources.
-STAGE_DATA = (
-    {}
-    if OWN
-    else {
-        "train": ancient("results/split/train.npz"),
-        "val": ancient("results/split/val.npz"),
-        "labels": ancient("results/data/labels.json"),
-    }
-)
-STAGE_THREADS = PROGRAM["threads"] if OWN else config["train"]["threads"]
-
-
-def stage_mem_mb(wildcards, input, attempt):
-    """As a pack's (mem_mb_for_data with mem_base); an own program's runs as program.mem_mb says."""
+def evaluate_inputs(wildcards):
+    """What the best point's evaluation reads: the test split and the baseline, for the built-in model."""
     if OWN:
-        return PROGRAM["mem_mb"] * attempt
-    base = mem_base(stage_pack(wildcards, input)[0])
-    return mem_mb_for_data(base=base, per_input_mb=4)(wildcards, input, attempt)
-
-
-def stage_runtime(wildcards, input, attempt):
-    """As a pack's, for the epochs its points train to in this stage; an own program's runs may take
-    program.runtime each."""
-    if OWN:
-        return PROGRAM["runtime"] * len(stage_pack(wildcards, input)[1]) * attempt + 1
-    return runtime_minutes(stage_pack(wildcards, input)[1], input, attempt)
-
-
-def stage_errors(wildcards):
-    """Real errors recorded for the stage's points: a new one changes this parameter, so the stage runs
-    again (its complete points are kept), as pack_errors does for a static sweep's packs.
-    """
-    table = f"results/sweep/rounds/{wildcards.round}/rung{wildcards.rung}.json"
-    if not os.path.exists(table):  # Snakemake may ask before the rung is selected
         return {}
-    counts = {
-        t["point"]: error_count(stage_folder(t["point"], t["epochs"]))
-        for t in read_json(table)["train"]
-        if t["pack"] == wildcards.pack
-    }
-    return {p: n for p, n in counts.items() if n}
-
-
-def stage_set_resources():
-    """The profile's set-resources `train` (and `train_gpu` for GPU packs) for the stages' packs too."""
-    stage = workflow.get_rule("train_stage")
-    train = workflow.resource_settings.overwrite_resources.get("train") or {}
-    gpu = workflow.resource_settings.overwrite_resources.get("train_gpu") or {}
-    stage.resources.update(train)
-    for key, value in gpu.items():
-        cpu_value = stage.resources.get(key, 0 if key == "gpu" else None)
-
-        def pick(wildcards, input, attempt, value=value, cpu_value=cpu_value):
-            if stage_pack(wildcards, input)[0] != "gpu":
-                return (
-                    cpu_value(wildcards, input, attempt)
-                    if callable(cpu_value)
-                    else cpu_value
-                )
-            return value
-
-        stage.resources[key] = pick
-    if "gres" in gpu and "gpu" not in gpu:
-        stage.resources["gpu"] = 0
-
-
-def tracking_params():
-    """W&B settings for training jobs; only when enabled, so other tracking edits retrain nothing."""
-    cfg = dict(config["tracking"]["wandb"])
-    if not cfg["enabled"] or cfg["mode"] == "disabled":
-        return {"enabled": False}
-    cfg["group"] = cfg.get("group") or SPEC.name
-    return cfg
-
-
-# Everything a run makes but the test evaluation, in one list for all_targets and choose_best.
-RUN_OUTPUTS = [
-    "results/sweep/points.tsv",
-    "results/summary.tsv",
-    "results/plots/top_learning_curves.svg",
-    "results/plots/val_auc_by_param.svg",
-    "results/plots/learning_curves",
-    "results/explore/class_counts.tsv",
-    "results/explore/class_balance.svg",
-    "results/explore/pairplot.png",
-    "results/explore/correlation.svg",
-    "results/baseline/test_scores.tsv",
-]
-
-
-def own_settings():
-    """How each run of the user's program is started (agent.py) and what is read back from it."""
-    return {
-        "spec_program": SPEC.program,
-        "spec_command": list(SPEC.command) if SPEC.command else None,
-        "metric": SPEC.metric,
-        "workdir": PROGRAM["workdir"],
-        "sweep_id": SPEC.name,
-        "timeout_s": PROGRAM["timeout"] or PROGRAM["runtime"] * 60,
-        "mode": PROGRAM["mode"],
-        "paths": {p.name: list(p.path) for p in SPEC.params},
-    }
-
-
-def all_targets():
-    if OWN:
-        return [
-            "results/sweep/points.tsv",
-            "results/summary.tsv",
-            "results/best.json",
-            "results/plots/metric_by_param.svg",
-            "results/plots/top_learning_curves.svg",
-            *per_point("results/points/{point}/metrics.json"),
-        ]
-    return [
-        *RUN_OUTPUTS,
-        "results/best.json",
-        "results/plots/test_roc.svg",
-        # Asked for directly: Snakemake remakes a missing file only when something asks for it, and
-        # the summary that reads it is otherwise up to date (its inputs are not newer).
-        *per_point("results/points/{point}/metrics.json"),
-        *(["results/plots/rungs.svg"] if ADAPTIVE else []),
-    ]
+    return {**TEST_DATA, "baseline": L.BASELINE_SCORES}
 
 
 def show_warnings(best_json):
@@ -468,3 +338,53 @@ def check_machine():
             check_gpus_visible(PLAN)
         except SnakesweepError as err:
             raise WorkflowError(f"snakesweep: {err}") from None
+
+
+# --- the one place that changes Snakemake's resource settings ---
+# A profile's `set-resources` names rules, and the training rules' names carry their pack's id (one rule
+# per pack, since a rule's outputs cannot depend on a wildcard), which no profile can list. So the
+# profile names them `train` (every training pack and stage) and `train_gpu` (GPU ones), and these copy
+# those settings onto the real rules, overriding what the rules declare, as set-resources does. A `gres`
+# request replaces the pack's `gpu=1` (the SLURM plugin refuses both --gres and --gpus).
+
+
+def profile_resources(accelerator):
+    """The profile's set-resources for a training rule of this accelerator kind."""
+    overrides = workflow.resource_settings.overwrite_resources
+    names = ["train", "train_gpu"] if accelerator == "gpu" else ["train"]
+    merged = {}
+    for name in names:
+        merged.update(overrides.get(name) or {})
+    return merged
+
+
+def apply_profile_resources(rule_name, accelerator):
+    resources = workflow.get_rule(rule_name).resources
+    merged = profile_resources(accelerator)
+    resources.update(merged)
+    if "gres" in merged and "gpu" not in merged:
+        resources.update({"gpu": 0})
+
+
+def apply_profile_resources_to_stages():
+    """The same for the stages of adaptive rounds: one rule for every pack of every rung, whose
+    accelerator is known only from its rung table, so the GPU settings apply per job."""
+    stage = workflow.get_rule("train_stage")
+    overrides = workflow.resource_settings.overwrite_resources
+    stage.resources.update(overrides.get("train") or {})
+    gpu = overrides.get("train_gpu") or {}
+    for key, value in gpu.items():
+        cpu_value = stage.resources.get(key, 0 if key == "gpu" else None)
+
+        def pick(wildcards, input, attempt, value=value, cpu_value=cpu_value):
+            if stage_pack(wildcards, input)[0] != "gpu":
+                return (
+                    cpu_value(wildcards, input, attempt)
+                    if callable(cpu_value)
+                    else cpu_value
+                )
+            return value
+
+        stage.resources[key] = pick
+    if "gres" in gpu and "gpu" not in gpu:
+        stage.resources["gpu"] = 0

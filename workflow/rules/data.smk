@@ -2,8 +2,7 @@ rule prepare_data:
     input:
         data_input,
     output:
-        table="results/data/table.tsv",
-        labels="results/data/labels.json",
+        **L.DATA,
     log:
         "results/logs/prepare_data.log",
     benchmark:
@@ -21,15 +20,10 @@ rule prepare_data:
 
 rule split:
     input:
-        table="results/data/table.tsv",
-        labels="results/data/labels.json",
+        **L.DATA,
     output:
-        **SPLIT_CV,
-        train="results/split/train.npz",
-        val="results/split/val.npz",
-        test="results/split/test.npz",
-        assignment="results/split/assignment.tsv",
-        scaler="results/split/scaler.json",
+        # With units (folds, seeds) also the rows outside the test split, unscaled, with their folds.
+        **{k: v for k, v in L.SPLIT.items() if k != "cv" or PLAN.units},
     log:
         "results/logs/split.log",
     benchmark:

@@ -7,12 +7,12 @@
 
 rule summarize:
     input:
-        points="results/sweep/points.tsv",
-        metrics=per_point("results/points/{point}/metrics.json"),
+        points=L.POINTS_TABLE,
+        metrics=POINT_METRICS,
     output:
         report(
-            "results/summary.tsv",
-            caption="../report/summary.rst",
+            L.SUMMARY,
+            caption="../report/own_summary.rst" if OWN else "../report/summary.rst",
             category="Summary",
         ),
     log:
@@ -20,10 +20,8 @@ rule summarize:
     conda:
         "../../environment.yml"
     params:
-        names=SPEC.names,
-        metric=SPEC.metric,
-        goal=SPEC.goal,
-        min_class_rows=config["evaluate"]["min_class_rows"],
+        runner=RUNNER,
+        settings=summary_settings(),
     script:
         "../scripts/summarize.py"
 
@@ -33,7 +31,7 @@ rule baseline:
         **BASELINE_DATA,
     output:
         **BASELINE_CV,
-        scores="results/baseline/test_scores.tsv",
+        scores=L.BASELINE_SCORES,
     log:
         "results/logs/baseline.log",
     benchmark:
@@ -51,24 +49,13 @@ rule baseline:
 rule plot_sweep:
     input:
         **BASELINE_CV,
-        points="results/sweep/points.tsv",
-        metrics=per_point("results/points/{point}/metrics.json"),
+        points=L.POINTS_TABLE,
+        metrics=POINT_METRICS,
     output:
-        ranking=report(
-            "results/plots/ranking.svg",
-            caption="../report/ranking.rst",
-            category="Summary",
-        ),
-        curves=report(
-            "results/plots/top_learning_curves.svg",
-            caption="../report/top_learning_curves.rst",
-            category="Summary",
-        ),
-        params=report(
-            "results/plots/val_auc_by_param.svg",
-            caption="../report/val_auc_by_param.rst",
-            category="Summary",
-        ),
+        **{
+            name: report(path, caption=f"../report/{caption}", category="Summary")
+            for name, (path, caption) in SWEEP_PLOTS.items()
+        },
     log:
         "results/logs/plot_sweep.log",
     # The longest of the jobs after training: started first, it ends with the others.
@@ -76,11 +63,8 @@ rule plot_sweep:
     conda:
         "../../environment.yml"
     params:
-        names=SPEC.names,
-        metric=SPEC.metric,
-        goal=SPEC.goal,
-        top=config["evaluate"]["top"],
-        min_class_rows=config["evaluate"]["min_class_rows"],
+        runner=RUNNER,
+        settings=plot_settings(),
     script:
         "../scripts/plot_sweep.py"
 
@@ -94,14 +78,14 @@ rule plot_sweep:
 # The summary and plots are written before an error fails the run here.
 checkpoint choose_best:
     input:
-        points="results/sweep/points.tsv",
-        metrics=per_point("results/points/{point}/metrics.json"),
+        points=L.POINTS_TABLE,
+        metrics=POINT_METRICS,
         # For the order only (ancient: a newer summary, e.g. edited by hand, changes no choice).
         # Paths, not rules.<name>.output: those make Snakemake hash the 10,000-item list of
         # metrics once per item (a dry run of 10,000 points took 15 s instead of 7).
         after=[ancient(f) for f in RUN_OUTPUTS if f not in rules.plot_sweep.output],
     output:
-        "results/sweep/chosen.json",
+        L.CHOSEN,
     log:
         "results/logs/choose_best.log",
     conda:
@@ -120,9 +104,8 @@ if PLAN.units:
     rule train_final:
         input:
             **TRAIN_DATA,
-            labels="results/data/labels.json",
         output:
-            metrics="results/final/{point}/metrics.json",
+            metrics=L.final("{point}", "metrics"),
         log:
             "results/logs/final/{point}.log",
         benchmark:
@@ -131,42 +114,47 @@ if PLAN.units:
             "../../environment.yml"
         threads: config["train"]["threads"]
         resources:
-            gpu=lambda wildcards: int(
-                PLAN.by_id[wildcards.point]["hparams"]["accelerator"] == "gpu"
-            ),
-            mem_mb=lambda wildcards, input, attempt: mem_mb_for_data(
-                base=mem_base(PLAN.by_id[wildcards.point]["hparams"]["accelerator"]),
-                per_input_mb=4,
+            gpu=lambda wildcards: pack_gpu(PLAN.hparams(wildcards.point)["accelerator"]),
+            mem_mb=lambda wildcards, input, attempt: pack_mem_mb(
+                PLAN.hparams(wildcards.point)["accelerator"]
             )(wildcards, input, attempt),
-            runtime=lambda wildcards, input, attempt: runtime_minutes(
-                [PLAN.by_id[wildcards.point]["hparams"]["max_epochs"]], input, attempt
+            runtime=lambda wildcards, input, attempt: R.runtime_minutes(
+                [PLAN.hparams(wildcards.point)["max_epochs"]], input.size_mb, attempt
             ),
             cpus_per_task=config["train"]["threads"],
         params:
-            member=final_member,
+            runner=BUILTIN,
+            pack=lambda wildcards: f"final-{wildcards.point}",
+            members=final_member,
             logs_dir="results/logs/final",
-            torch_threads=config["train"]["threads"],
+            settings=final_settings(),
         script:
-            "../scripts/train_final.py"
+            "../scripts/train_pack.py"
 
 
 rule evaluate_best:
     input:
         unpack(chosen_point),
-        **TEST_DATA,
-        baseline="results/baseline/test_scores.tsv",
+        unpack(evaluate_inputs),
     output:
         best=report(
-            "results/best.json",
+            L.BEST,
             caption="../report/best.rst",
             category="Summary",
         ),
-        roc=report(
-            "results/plots/test_roc.svg",
-            caption="../report/test_roc.rst",
-            category="Summary",
+        # The test evaluation's: an own program splits its data itself, there is no test split here.
+        **(
+            {}
+            if OWN
+            else {
+                "roc": report(
+                    L.plot("test_roc.svg"),
+                    caption="../report/test_roc.rst",
+                    category="Summary",
+                ),
+                "predictions": f"{L.RESULTS}/best_test_predictions.tsv",
+            }
         ),
-        predictions="results/best_test_predictions.tsv",
     log:
         "results/logs/evaluate_best.log",
     benchmark:
@@ -176,9 +164,7 @@ rule evaluate_best:
     resources:
         mem_mb=mem_mb_for_data(base=700, per_input_mb=8),
     params:
-        names=SPEC.names,
-        bootstrap=config["evaluate"]["bootstrap"],
-        seed=config["evaluate"]["seed"],
-        min_class_rows=config["evaluate"]["min_class_rows"],
+        runner=RUNNER,
+        settings=evaluate_settings(),
     script:
         "../scripts/evaluate_best.py"

@@ -1,25 +1,24 @@
 rule explore:
     input:
-        table="results/data/table.tsv",
-        labels="results/data/labels.json",
+        **L.DATA,
     output:
         counts=report(
-            "results/explore/class_counts.tsv",
+            L.EXPLORE["counts"],
             caption="../report/class_counts.rst",
             category="Exploration",
         ),
         balance=report(
-            "results/explore/class_balance.svg",
+            L.EXPLORE["balance"],
             caption="../report/class_balance.rst",
             category="Exploration",
         ),
         pairplot=report(
-            "results/explore/pairplot.png",
+            L.EXPLORE["pairplot"],
             caption="../report/pairplot.rst",
             category="Exploration",
         ),
         correlation=report(
-            "results/explore/correlation.svg",
+            L.EXPLORE["correlation"],
             caption="../report/correlation.rst",
             category="Exploration",
         ),

@@ -14,8 +14,8 @@ localrules:
 
 rule predict:
     input:
-        best="results/best.json",
-        labels="results/data/labels.json",
+        best=L.BEST,
+        labels=L.DATA["labels"],
         # A function, so that predict.input is read (and a null refused, naming the key) only when
         # this target is asked for; a normal run never is. An input: editing the table predicts again.
         table=lambda wildcards: table_input(PREDICT["input"]),

@@ -2,24 +2,31 @@ import sys
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
-from snakesweep.evaluate import evaluate_best
-from snakesweep.jobs import chosen_metrics, run_logged
+from snakesweep.jobs import chosen_metrics, run_logged, sweep_points
+from snakesweep.runners import PROGRAM
 
-run_logged(
-    evaluate_best,
-    chosen=snakemake.input.chosen,
-    metrics_file=snakemake.input.get("metrics") or chosen_metrics(snakemake.input.chosen),
-    names=snakemake.params.names,
-    baseline=snakemake.input.baseline,
-    test=snakemake.input.get("test"),
-    scaler=snakemake.input.get("scaler"),
-    final=snakemake.input.get("final"),
-    cv=snakemake.input.get("cv"),
-    baseline_cv=snakemake.input.get("baseline_cv"),
-    n_boot=snakemake.params.bootstrap,
-    seed=snakemake.params.seed,
-    min_class_rows=snakemake.params.min_class_rows,
-    out_json=snakemake.output.best,
-    out_roc=snakemake.output.roc,
-    out_predictions=snakemake.output.predictions,
-)
+if snakemake.params.runner == PROGRAM:
+    # An own program's best point: no test split here (the program splits its data itself).
+    from snakesweep.own import describe_best
+
+    points, metrics = sweep_points(snakemake.input.points)
+    run_logged(describe_best, chosen=snakemake.input.chosen, points=points, metric_files=metrics,
+               out=snakemake.output.best)
+else:
+    from snakesweep.evaluate import evaluate_best
+
+    run_logged(
+        evaluate_best,
+        chosen=snakemake.input.chosen,
+        metrics_file=snakemake.input.get("metrics") or chosen_metrics(snakemake.input.chosen),
+        baseline=snakemake.input.baseline,
+        test=snakemake.input.get("test"),
+        scaler=snakemake.input.get("scaler"),
+        final=snakemake.input.get("final"),
+        cv=snakemake.input.get("cv"),
+        baseline_cv=snakemake.input.get("baseline_cv"),
+        out_json=snakemake.output.best,
+        out_roc=snakemake.output.roc,
+        out_predictions=snakemake.output.predictions,
+        **snakemake.params.settings,
+    )

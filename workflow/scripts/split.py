@@ -2,7 +2,8 @@ import sys
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
-from snakesweep.jobs import run_logged, split_data
+from snakesweep.jobs import run_logged
+from snakesweep.prepare import split_data
 
 run_logged(
     split_data,

@@ -144,7 +144,8 @@ def tracking_params():
 
 def runner_settings():
     """The runner's own settings for its packs (runners.py): how the built-in model trains and what
-    shapes its files, or how each run of the user's program is started (agent.py) and read back."""
+    shapes its files, or how each run of the user's program is started (agent.py) and read back.
+    """
     if OWN:
         return {
             "spec_program": SPEC.program,
@@ -268,7 +269,11 @@ RUN_OUTPUTS = [
     L.POINTS_TABLE,
     L.SUMMARY,
     *[path for path, _ in SWEEP_PLOTS.values()],
-    *([] if OWN else [L.plot("learning_curves"), *L.EXPLORE.values(), L.BASELINE_SCORES]),
+    *(
+        []
+        if OWN
+        else [L.plot("learning_curves"), *L.EXPLORE.values(), L.BASELINE_SCORES]
+    ),
 ]
 
 

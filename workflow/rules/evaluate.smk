@@ -137,12 +137,6 @@ rule evaluate_best:
         unpack(chosen_point),
         unpack(evaluate_inputs),
     output:
-        best=report(
-            L.BEST,
-            caption="../report/best.rst",
-            category="Summary",
-        ),
-        # The test evaluation's: an own program splits its data itself, there is no test split here.
         **(
             {}
             if OWN
@@ -155,6 +149,12 @@ rule evaluate_best:
                 "predictions": f"{L.RESULTS}/best_test_predictions.tsv",
             }
         ),
+        best=report(
+            L.BEST,
+            caption="../report/best.rst",
+            category="Summary",
+        ),
+        # The test evaluation's: an own program splits its data itself, there is no test split here.
     log:
         "results/logs/evaluate_best.log",
     benchmark:

@@ -48,7 +48,10 @@ def walk_rungs(r):
 def stage_records(rung_table):
     """The pack records of one rung."""
     record = read_json(rung_table)
-    return [L.stage_record(record["round"], record["rung"], p["id"]) for p in record["packs"]]
+    return [
+        L.stage_record(record["round"], record["rung"], p["id"])
+        for p in record["packs"]
+    ]
 
 
 def propose_inputs(wildcards):

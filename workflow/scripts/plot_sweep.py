@@ -13,5 +13,6 @@ run_logged(
     metric_files=metrics,
     **snakemake.params.settings,
     **{f"out_{name}": path for name, path in snakemake.output.items()},
-    **({"baseline": snakemake.input.baseline_cv} if "baseline_cv" in snakemake.input.keys() else {}),
+    # The baseline's cross-validated figures, beside the points' in the ranking (with units only).
+    **({"baseline": baseline} if (baseline := snakemake.input.get("baseline_cv")) else {}),
 )

@@ -103,7 +103,8 @@ def point_labels(point):
 
 
 def title_of(point, prefix=""):
-    return prefix + ", ".join(f"{k}={v}" for k, v in point_labels(point).items())
+    labels = ", ".join(f"{k}={v}" for k, v in point_labels(point).items())
+    return f"{prefix}{labels}"
 
 
 def pack_members(pack):
@@ -250,7 +251,7 @@ def per_point(pattern):
 
 
 POINT_METRICS = per_point(L.point("{point}", "metrics"))
-# The plots of the sweep (rule plot_sweep), by the runner: an own program's points have the metric it
+# The plots of the sweep (made by plot_sweep), by the runner: an own program's points have the metric it
 # logs and no validation ROC-AUC, ranking or interval.
 SWEEP_PLOTS = (
     {
@@ -292,7 +293,7 @@ def all_targets():
 
 # Snakemake does not look behind a checkpoint for new rounds while their table exists and is up to
 # date: the table of an adaptive sweep of N points is its own file, so a new sweep.count is a missing
-# file, which makes it look. points.tsv is its copy (rule plan_sweep).
+# file, which makes it look. points.tsv is its copy (made by plan_sweep).
 COLLECTED = f"{L.ROUNDS}/points-{PLAN.total}.tsv"
 
 
@@ -354,7 +355,7 @@ def check_machine():
 
 
 def profile_resources(accelerator):
-    """The profile's set-resources for a training rule of this accelerator kind."""
+    """The profile's set-resources for training rules of this accelerator kind."""
     overrides = workflow.resource_settings.overwrite_resources
     names = ["train", "train_gpu"] if accelerator == "gpu" else ["train"]
     merged = {}
@@ -372,7 +373,7 @@ def apply_profile_resources(rule_name, accelerator):
 
 
 def apply_profile_resources_to_stages():
-    """The same for the stages of adaptive rounds: one rule for every pack of every rung, whose
+    """The same for the stages of adaptive rounds: one stage definition serves every pack of every rung,
     accelerator is known only from its rung table, so the GPU settings apply per job."""
     stage = workflow.get_rule("train_stage")
     overrides = workflow.resource_settings.overwrite_resources

@@ -1,6 +1,7 @@
 # Input, param and resource functions of the rounds' rules (rules/rounds.smk), and only theirs: they
 # read the checkpoints' files. Kept apart from the rules, as `snakemake --lint` asks.
 
+import itertools
 
 round_file = L.round_file
 done_file = L.done_file

@@ -16,7 +16,7 @@ def test_runtime_counts_startup_once_and_every_point_by_its_epochs():
     one = R.runtime_minutes([10], 0.0)
     assert one == 2  # 60 s start-up + 5 s, rounded up to whole minutes
     assert R.runtime_minutes([10] * 20, 0.0) == 3  # 60 + 20 x 5 s = 160 s
-    assert R.runtime_minutes([100], 0.0) > one  # more epochs, longer
+    assert R.runtime_minutes([1000], 0.0) > one  # more epochs, longer
     assert R.runtime_minutes([10], 100.0) > one  # larger splits, longer
     assert R.runtime_minutes([10] * 20, 0.0, attempt=3) == 8  # 3 x 160 s
     assert R.runtime_minutes([], 0.0) == 1

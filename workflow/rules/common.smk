@@ -22,7 +22,7 @@ from snakesweep import layout as L
 from snakesweep import resources as R
 from snakesweep.io import read_json
 from snakesweep.records import error_count
-from snakesweep.rounds import per_round, round_settings
+from snakesweep.rounds import is_last, per_round, round_settings, round_size_of
 from snakesweep.runners import BUILTIN, PROGRAM, runner_of
 from snakesweep.plan import (
     AUTO_ENV,

@@ -105,7 +105,7 @@ if PLAN.units:
         input:
             **TRAIN_DATA,
         output:
-            metrics=L.final("{point}", "metrics"),
+            metrics=[L.final("{point}", "metrics")],
         log:
             "results/logs/final/{point}.log",
         benchmark:

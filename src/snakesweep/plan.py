@@ -6,6 +6,7 @@ no full data read. Every check that can fail on bad input runs here, before any 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -19,6 +20,7 @@ from .gpu import AUTO_ENV
 from .hparams import defaults_from_config
 from .identity import code_digest
 from .io import load_yaml
+from .points import Point
 from .split import check_fractions
 from .sweep import Spec, expand, load_spec, parse_spec, total_points
 
@@ -32,16 +34,16 @@ class Pack:
     accelerator: str
 
 
-def make_packs(points: list[dict], size: int) -> list[Pack]:
+def make_packs(points: list[Point], size: int) -> list[Pack]:
     """Consecutive points of each accelerator kind, `size` at a time. Membership depends only on the
     points and their order, so every Snakemake invocation (and a cluster job rebuilding the DAG) forms
     the same packs, and raising sweep.count only fills the last pack and adds new ones. The id is
     derived from the members, like a point's."""
     packs, open_packs = [], {}
     for p in points:
-        kind = p.get("accelerator") or p["hparams"]["accelerator"]
-        members = open_packs.setdefault(kind, [])
-        members.append(p["point"])
+        members = open_packs.setdefault(p.accelerator, [])
+        members.append(p.id)
+        kind = p.accelerator
         if len(members) == size:
             packs.append(_pack(members, kind))
             open_packs[kind] = []
@@ -56,7 +58,7 @@ def _pack(members: list[str], kind: str) -> Pack:
 @dataclass
 class Plan:
     spec: Spec
-    points: list[dict]
+    points: list[Point]
     context: dict
     auto_accelerator: str | None = None  # what 'auto' resolved to, when any point asked for it
     gpu_asked: int = 0  # points whose accelerator is 'gpu' as written (not 'auto')
@@ -76,14 +78,14 @@ class Plan:
 
     @property
     def ids(self) -> list[str]:
-        return [p["point"] for p in self.points]
+        return [p.id for p in self.points]
 
     def hparams(self, point: str) -> dict:
-        return self.by_id[point]["hparams"]
+        return self.by_id[point].hparams
 
     @functools.cached_property
-    def by_id(self) -> dict:
-        return {p["point"]: p for p in self.points}
+    def by_id(self) -> dict[str, Point]:
+        return {p.id: p for p in self.points}
 
     @functools.cached_property
     def packs(self) -> list[Pack]:
@@ -91,7 +93,7 @@ class Plan:
 
     def rows(self) -> list[dict]:
         """The points table: one row per point, a column per swept parameter."""
-        return [{"point": p["point"], **p["params"], "draws": ",".join(map(str, p["draws"]))} for p in self.points]
+        return [{"point": p.id, **p.params, "draws": ",".join(map(str, p.draws))} for p in self.points]
 
 
 def load_schema(path) -> dict:
@@ -280,9 +282,8 @@ def make_own_plan(config: dict, spec: Spec, base: Path) -> Plan:
     kind = "gpu" if pcfg.get("gpu", 0) else "cpu"
     points = expand(spec, count=config["sweep"]["count"], seed=config["sweep"]["seed"], defaults={},
                     context=context, dedupe=config["sweep"].get("dedupe", True)) if spec.method != "bayes" else []
-    for p in points:
-        p["accelerator"] = kind
-    check_command(spec, points[0]["params"] if points else {q.name: None for q in spec.params})
+    points = [dataclasses.replace(p, accelerator=kind) for p in points]
+    check_command(spec, points[0].params if points else {q.name: None for q in spec.params})
     total = total_points(spec, config["sweep"]["count"], len(points))
     return Plan(spec, [] if spec.adaptive else points, context, pack_size=int(pcfg.get("pack_size", 1)),
                 defaults={}, total=total, gpu_asked=total if kind == "gpu" else 0, gpu_asked_by="program.gpu")
@@ -338,20 +339,17 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
                                   f"yet with an adaptive sweep (method bayes, early_terminate or metric.target in "
                                   f"sweep.file '{config['sweep']['file']}'); use method grid or random, or set "
                                   "split.folds and sweep.repeats to 1")
-        for p in points:
-            p["units"] = units_of(p["hparams"]["seed"], folds=folds, repeats=repeats, seeds=seeds)
-            p.update(folds=folds, repeats=repeats if folds > 1 else 1, seeds=seeds)
-            # More repeats or seeds make another point, which keeps the units its base already trained.
-            p["unit_base"] = p["point"]
-            p["point"] = hashlib.sha256(f"{p['point']} repeats {p['repeats']} seeds {seeds}".encode()).hexdigest()[:12]
+        # More repeats or seeds make another point, which keeps the units its base already trained.
+        points = [p.with_units(units_of(p.hparams["seed"], folds=folds, repeats=repeats, seeds=seeds), folds=folds,
+                               repeats=repeats, seeds=seeds) for p in points]
     accel = next((p.name for p in spec.params if p.hparam == "accelerator"), None)
     if spec.method == "bayes":
         gpu_values = [v for p in spec.params if p.hparam == "accelerator" for v in p.values if v == "gpu"]
         asked = [None] if gpu_values or defaults["accelerator"] == "gpu" else []
     else:
-        asked = [p for p in points if (p["params"][accel] if accel else defaults["accelerator"]) == "gpu"]
+        asked = [p for p in points if (p.params[accel] if accel else defaults["accelerator"]) == "gpu"]
     asked_by = f"sweep parameter '{accel}'" if accel is not None and (
-        spec.method == "bayes" or any(accel in p["params"] for p in asked)) else "train.accelerator"
+        spec.method == "bayes" or any(accel in p.params for p in asked)) else "train.accelerator"
     return Plan(spec, [] if spec.adaptive else points, context, auto, gpu_asked=len(asked), gpu_asked_by=asked_by,
                 pack_size=int(config["train"].get("pack_size", 20)), defaults=defaults, folds=folds,
                 repeats=repeats if folds > 1 else 1, seeds=seeds,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import layout
 from .io import link_or_copy, read_json
+from .points import Point
 
 # Bookkeeping of which files are complete, not what they hold: not part of a point's id (identity.py).
 RESULT_CODE = False
@@ -23,25 +24,25 @@ RESULT_CODE = False
 RUN_FIELDS = ("train_seconds", "startup_seconds", "pack")
 
 
-def unit_paths(point_folder: str | Path, member: dict, unit: str) -> dict[str, Path]:
+def unit_paths(point_folder: str | Path, point: Point, unit: str) -> dict[str, Path]:
     """A unit's files, from its point's folder and the point's plan record."""
-    folder = layout.unit_dir(member.get("unit_base", member["point"]), unit, layout.results_of(point_folder))
+    folder = layout.unit_dir(point.base, unit, layout.results_of(point_folder))
     return layout.files(folder, layout.UNIT_FILES)
 
 
-def cache_key(member: dict, settings: dict) -> str:
+def cache_key(point: Point, settings: dict, unit: dict | None = None) -> str:
     """Everything that decides a point's files, for either runner: its id (data, split, code,
     hyperparameters; an own program's file and command), its parameters, and the runner's `settings`
     that shape its files (the validation interval's bootstrap and W&B tracking; an own program's
     timeout, W&B mode and metric), but not the pack it trains in."""
-    blob = json.dumps({"point": member["point"], "hparams": member.get("hparams"), "params": member["params"],
+    blob = json.dumps({"point": point.id, "hparams": point.hparams, "params": point.params,
                        # A hyperband stage: trained to fewer epochs than the point's max_epochs.
-                       **({"epochs": member["epochs"]} if member.get("epochs") is not None else {}),
+                       **({"epochs": point.epochs} if point.epochs is not None else {}),
                        # A unit's fold and seed; a point's units (folds x seeds): raising sweep.repeats
                        # adds units, not new points.
-                       **({"unit": member["unit"]} if member.get("unit") else {}),
-                       **({"final": True} if member.get("final") else {}),
-                       **({"units": [u["unit"] for u in member["units"]]} if member.get("units") else {}),
+                       **({"unit": unit} if unit else {}),
+                       **({"final": True} if point.final else {}),
+                       **({"units": [u["unit"] for u in point.units]} if point.units else {}),
                        **settings},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

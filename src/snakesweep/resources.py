@@ -46,6 +46,7 @@ def program_runtime(runs: int, minutes_each: float, attempt: int = 1) -> int:
     return int(minutes_each * runs * attempt + 1)
 
 
-def pack_epochs(points: list[dict]) -> list[int]:
-    """The epochs each training in a pack runs: one per point, or one per unit of a point with units."""
-    return [p["hparams"]["max_epochs"] for p in points for _ in p.get("units") or [None]]
+def pack_epochs(points) -> list[int]:
+    """The epochs each training in a pack runs: one per point (points.Point), or one per unit of a point
+    with units."""
+    return [p.hparams["max_epochs"] for p in points for _ in p.units or [None]]

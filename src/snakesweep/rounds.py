@@ -19,6 +19,7 @@ started again, makes the same rounds.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import warnings
 from pathlib import Path
@@ -26,6 +27,7 @@ from pathlib import Path
 from . import SnakesweepError, layout
 from .io import link_or_copy, read_json, write_json
 from .plan import make_packs
+from .points import Point
 from .sweep import PointMaker, Spec, expand, load_spec, parse_spec, uniform01, value_at
 
 
@@ -106,8 +108,7 @@ def propose(*, settings: dict, round: int, size: int, start: int, done_files: li
             record["note"] = "the search space holds no further point not trained yet"
     else:
         record["points"] = static_points(spec, settings, start + size)[start:start + size]
-    for p in record["points"]:
-        p["round"] = round
+    record["points"] = [dataclasses.replace(p, round=round).plain() for p in record["points"]]
     write_json(out, record)
     note = f"; {record['note']}" if record["note"] else ""
     print(f"round {round}: {len(record['points'])} point(s) of {size}{note}")
@@ -127,7 +128,7 @@ def _maker(spec: Spec, settings: dict) -> PointMaker:
     return PointMaker(spec, **_point_args(settings))
 
 
-def static_points(spec: Spec, settings: dict, count: int) -> list[dict]:
+def static_points(spec: Spec, settings: dict, count: int) -> list[Point]:
     return expand(spec, count=max(count, 1), seed=settings["seed"], **_point_args(settings))
 
 
@@ -148,7 +149,7 @@ def observed_value(spec: Spec, p: dict, worst: float | None) -> float:
     return history[-1] if history else 0.0
 
 
-def propose_bayes(spec: Spec, settings: dict, round: int, done: list[dict], size: int) -> list[dict]:
+def propose_bayes(spec: Spec, settings: dict, round: int, done: list[dict], size: int) -> list[Point]:
     """`size` new points from Optuna's TPE sampler (or its Gaussian process, sweep.sampler: gp), told every
     finished point.
 
@@ -180,8 +181,8 @@ def propose_bayes(spec: Spec, settings: dict, round: int, done: list[dict], size
             study.add_trial(optuna.trial.create_trial(params={n: p["u"][n] for n in space}, distributions=space,
                                                       value=observed_value(spec, p, worst)))
         maker = _maker(spec, settings)
-        for p in done:  # earlier points stay theirs: a proposal of the same model is asked again
-            maker.by_id[p["point"]] = {"draws": []}
+        # Earlier points stay theirs: a proposal of the same model is asked again.
+        maker.taken.update(p["point"] for p in done)
         proposals = []
         for attempt in range(50 * size):
             if len(proposals) >= size:
@@ -189,7 +190,7 @@ def propose_bayes(spec: Spec, settings: dict, round: int, done: list[dict], size
             trial = study.ask(space)  # left running: the constant liar steers the next ask away from it
             u = {p.name: (trial.params[p.name] if p.name in space else 0.0) for p in spec.params}
             params = {p.name: value_at(p, min(u[p.name], 1 - 2**-53)) for p in spec.params}
-            point, new = maker.make(params, draw=attempt, extra={"u": u})
+            point, new = maker.make(params, attempt, u=u)
             if new:
                 proposals.append(point)
     return proposals
@@ -219,7 +220,7 @@ def select_rung(*, settings: dict, round: int, rung: int, round_file: str, previ
     rounds') that has a value there; those no worse than the threshold continue.
     """
     spec = spec_from(settings)
-    by_id = {p["point"]: p for p in read_json(round_file)["points"]}
+    by_id = {p["point"]: Point.from_plain(p) for p in read_json(round_file)["points"]}
     record = {"round": round, "rung": rung, "band": None, "threshold": None, "decisions": [], "train": []}
     if rung == 0:
         going = list(by_id)
@@ -254,45 +255,43 @@ def select_rung(*, settings: dict, round: int, rung: int, round_file: str, previ
                 if decision == "continue":
                     going.append(t["point"])
                     resume[t["point"]] = band
-    members = []
+    trains, stage_points = [], []
     for pid in going:
-        stages = stages_of(spec, _max_epochs(settings, by_id[pid]))
-        members.append({"point": pid, "hparams": by_id[pid]["hparams"], "epochs": stages[rung],
-                        "resume": resume.get(pid), "last": rung == len(stages) - 1,
-                        **({"accelerator": settings["accelerator"]} if settings.get("own") else {})})
-    packs = make_packs(members, settings["pack_size"])
+        point = by_id[pid]
+        if settings.get("own"):  # an own program's runs go where program.gpu says
+            point = dataclasses.replace(point, accelerator=settings["accelerator"])
+        stages = stages_of(spec, _max_epochs(settings, point))
+        stage_points.append(point)
+        trains.append({"point": pid, "epochs": stages[rung], "resume": resume.get(pid),
+                       "last": rung == len(stages) - 1})
+    packs = make_packs(stage_points, settings["pack_size"])
     pack_of = {pid: pack.id for pack in packs for pid in pack.points}
-    record["train"] = [{k: m[k] for k in ("point", "epochs", "resume", "last")} | {"pack": pack_of[m["point"]]}
-                       for m in members]
+    record["train"] = [t | {"pack": pack_of[t["point"]]} for t in trains]
     record["packs"] = [{"id": p.id, "points": list(p.points), "accelerator": p.accelerator} for p in packs]
-    record["final"] = all(m["last"] for m in members)
+    record["final"] = all(t["last"] for t in trains)
     write_json(out, record)
     stopped = sum(d["decision"] == "stop" for d in record["decisions"])
-    print(f"round {round} rung {rung}: {len(members)} point(s) train" + (
+    print(f"round {round} rung {rung}: {len(trains)} point(s) train" + (
         f"; {stopped} stopped at epoch {record['band']} (threshold {record['threshold']})" if rung else ""))
     return record
 
 
-def _max_epochs(settings: dict, point: dict) -> int:
+def _max_epochs(settings: dict, point: Point) -> int:
     """A point's length in epochs; an own program's run is one stage (hyperband is refused for it)."""
-    return 1 if settings.get("own") else point["hparams"]["max_epochs"]
+    return 1 if settings.get("own") else point.hparams["max_epochs"]
 
 
-def stage_members(*, round_file: str, rung_file: str, pack: str) -> tuple[list[dict], list[str]]:
+def stage_members(*, round_file: str, rung_file: str, pack: str) -> tuple[list[Point], list[str]]:
     """What a stage's pack trains: the plan's fields of each point plus its epochs and checkpoint."""
-    by_id = {p["point"]: p for p in read_json(round_file)["points"]}
+    by_id = {p["point"]: Point.from_plain(p) for p in read_json(round_file)["points"]}
     members, files = [], []
     for t in read_json(rung_file)["train"]:
         if t["pack"] != pack:
             continue
         p = by_id[t["point"]]
-        params = {k: ("-" if v is None else v) for k, v in p["params"].items()}
-        members.append({"point": p["point"], "params": p["params"], "hparams": p["hparams"],
-                        "title": ", ".join(f"{k}={v}" for k, v in {"point": p["point"], **params}.items()),
-                        "epochs": t["epochs"],
-                        "resume": None if t["resume"] is None else str(layout.stage_dir(p["point"], t["resume"])
-                                                                       / "model.pt")})
-        files.append(str(layout.stage_dir(p["point"], t["epochs"]) / "metrics.json"))
+        resume = None if t["resume"] is None else layout.files(layout.stage_dir(p.id, t["resume"]))["model"]
+        members.append(p.at_stage(t["epochs"], None if resume is None else str(resume)))
+        files.append(str(layout.files(layout.stage_dir(p.id, t["epochs"]))["metrics"]))
     if not members:
         raise SnakesweepError(f"{rung_file} lists no point in pack {pack}")
     return members, files

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from . import __version__, layout
 from .io import json_safe, read_json, write_json
+from .points import Point, as_point
 from .records import builtin_settings, cache_key, is_complete, keep, restore_kept
 from .unitdata import PackData
 
@@ -40,17 +41,17 @@ RESULT_CODE = False
 FAIL_ONCE_ENV = "SNAKESWEEP_TEST_FAIL_ONCE"
 
 
-def _tracker(member: dict, tracking: dict):
+def _tracker(point: Point, tracking: dict):
     if not tracking.get("enabled") or tracking.get("mode") == "disabled":
         return None
     from .tracking import WandbTracker
 
     opts = {k: tracking[k] for k in ("mode", "project", "entity", "group", "log_model") if k in tracking}
-    return WandbTracker(point=member["point"], run_dir=Path(tracking["run_dir"]),
-                        config={"point": member["point"], **member["hparams"]}, **opts)
+    return WandbTracker(point=point.id, run_dir=Path(tracking["run_dir"]),
+                        config={"point": point.id, **point.hparams}, **opts)
 
 
-def _write_error(member: dict, paths: dict[str, Path], err: BaseException, log: Path, extra: dict) -> dict:
+def _write_error(point: Point, paths: dict[str, Path], err: BaseException, log: Path, extra: dict) -> dict:
     reason = f"{type(err).__name__}: {err}".strip()
     reason = (reason if len(reason) <= 300 else reason[:297] + "...") + f" (traceback in {log})"
     if "model" in paths:
@@ -59,23 +60,23 @@ def _write_error(member: dict, paths: dict[str, Path], err: BaseException, log: 
         fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {reason}\n")
     from .curves import draw_learning_curve
 
-    draw_learning_curve([], paths["curve"], title=member.get("title") or member["point"], note=reason)
-    record = {"point": member["point"], "params": member["params"], "status": "error", "reason": reason,
+    draw_learning_curve([], paths["curve"], title=point.title, note=reason)
+    record = {"point": point.id, "params": point.params, "status": "error", "reason": reason,
               "train_loss": None, "val_loss": None, "val_roc_auc": None, "val_roc_auc_ci95": None, "epochs": 0,
-              "hparams": member["hparams"], "seed": member["hparams"]["seed"],
-              "engine": member["hparams"]["engine"], "snakesweep_version": __version__, **extra}
+              "hparams": point.hparams, "seed": point.hparams["seed"],
+              "engine": point.hparams["engine"], "snakesweep_version": __version__, **extra}
     write_json(paths["metrics"], json_safe(record))
     return record
 
 
-def run_pack(*, pack: str, members: list[dict], labels: str, threads: int, metrics_files: list[str],
+def run_pack(*, pack: str, members: list[Point | dict], labels: str, threads: int, metrics_files: list[str],
              logs_dir: str, train: str | None = None, val: str | None = None, cv: str | None = None,
              tracking: dict | None = None, bootstrap: int = 2000, bootstrap_seed: int = 0,
              gpu_lock_dir: str | None = None) -> list[dict]:
     """Train the pack's points that are not complete; returns one line of status per point.
 
-    `members`: the plan's points (`point`, `hparams`, `params`, `title`, and `units` for a point
-    trained once per fold and seed), all of one accelerator kind; `metrics_files`: their metrics.json,
+    `members`: the pack's points (points.Point, or their plain() dicts as Snakemake passes them), all
+    of one accelerator kind; `metrics_files`: their metrics.json,
     in the same order (each point's other files go beside it). Points with units read their data from
     `cv` (folds.py), the others from `train` and `val`. A GPU pack claims one device for its whole
     life, before torch starts; torch is imported only when some point has to train.
@@ -83,24 +84,26 @@ def run_pack(*, pack: str, members: list[dict], labels: str, threads: int, metri
     tracking = tracking or {}
     folders = [Path(m).parent for m in metrics_files]
     # A point's files sit in its folder, a hyperband stage's in a folder inside it.
-    if any(m["point"] not in f.parts[-2:] for f, m in zip(folders, members, strict=True)):
+    members = [as_point(m) for m in members]
+    if any(m.id not in f.parts[-2:] for f, m in zip(folders, members, strict=True)):
         raise ValueError(f"pack {pack}: the metrics files {metrics_files} do not match its points")
-    kinds = {m["hparams"]["accelerator"] for m in members}
+    kinds = {m.hparams["accelerator"] for m in members}
     if len(kinds) != 1:
         raise ValueError(f"pack {pack} mixes accelerators {sorted(kinds)}")
     lines, todo = [], []
-    for position, (member, folder) in enumerate(zip(members, folders, strict=True), 1):
-        paths = layout.files(folder, layout.UNITS_POINT_FILES if member.get("units") else tuple(layout.POINT_FILES))
-        key = cache_key(member, builtin_settings(bootstrap=bootstrap, bootstrap_seed=bootstrap_seed, tracking=tracking))
+    settings = builtin_settings(bootstrap=bootstrap, bootstrap_seed=bootstrap_seed, tracking=tracking)
+    for position, (point, folder) in enumerate(zip(members, folders, strict=True), 1):
+        paths = layout.files(folder, layout.UNITS_POINT_FILES if point.units else tuple(layout.POINT_FILES))
+        key = cache_key(point, settings)
         if is_complete(paths, key):
-            lines.append({"point": member["point"], "status": "complete already"})
+            lines.append({"point": point.id, "status": "complete already"})
         # A point with units keeps its units' files instead (no output Snakemake knows of): the pack
         # trains the units that are missing and sums them up again, which is cheap.
-        elif not member.get("units") and restore_kept(paths, key):
-            lines.append({"point": member["point"], "status": "kept from an earlier attempt"})
+        elif not point.units and restore_kept(paths, key):
+            lines.append({"point": point.id, "status": "kept from an earlier attempt"})
         else:
             lines.append(None)  # filled in when trained
-            todo.append((position, member, paths, key))
+            todo.append((position, point, paths, key))
     if todo:
         from .gpu import pack_device
 
@@ -124,42 +127,41 @@ def _train(pack, size, todo, data, labels, threads, logs_dir, tracking, bootstra
     from .train import train_final, train_point, train_units
 
     make_deterministic(threads)
-    device = resolve_device(todo[0][1]["hparams"])
+    device = resolve_device(todo[0][1].hparams)
     data.device = device
     features = read_json(labels)["features"]
     logs_dir.mkdir(parents=True, exist_ok=True)
     frozen = False
     lines = []
-    for position, member, paths, key in todo:
-        point = member["point"]
+    for position, point, paths, key in todo:
         paths["metrics"].parent.mkdir(parents=True, exist_ok=True)
         paths["metrics"].unlink(missing_ok=True)
         extra = {"cache_key": key, "pack": {"id": pack, "size": size, "position": position}}
-        log = logs_dir / f"{point}.log"
+        log = logs_dir / f"{point.id}.log"
         with open(log, "w", buffering=1) as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
-            print(f"point {point} of pack {pack} ({position}/{size}), pid {os.getpid()}, accelerator "
-                  f"{member['hparams']['accelerator']} ({AUTO_ENV}={os.environ.get(AUTO_ENV)!r}), device {device}")
+            print(f"point {point.id} of pack {pack} ({position}/{size}), pid {os.getpid()}, accelerator "
+                  f"{point.hparams['accelerator']} ({AUTO_ENV}={os.environ.get(AUTO_ENV)!r}), device {device}")
             try:
-                if member.get("units"):
-                    record = train_units(member, paths, data, features, threads, bootstrap, bootstrap_seed, extra)
-                elif member.get("final"):
-                    record = train_final(member, paths, data, features, threads, extra)
+                if point.units:
+                    record = train_units(point, paths, data, features, threads, bootstrap, bootstrap_seed, extra)
+                elif point.final:
+                    record = train_final(point, paths, data, features, threads, extra)
                 else:
                     splits = data.single()
-                    record = train_point(point=point, hp=member["hparams"], train=splits[0], val=splits[1],
-                                         epochs=member.get("epochs"), resume=member.get("resume"),
+                    record = train_point(point=point.id, hp=point.hparams, train=splits[0], val=splits[1],
+                                         epochs=point.epochs, resume=point.resume,
                                          features=features, threads=threads, outputs=paths,
-                                         title=member.get("title", ""), tracker=_tracker(member, tracking),
-                                         params=member["params"], n_boot=bootstrap, boot_seed=bootstrap_seed,
+                                         title=point.title, tracker=_tracker(point, tracking),
+                                         params=point.params, n_boot=bootstrap, boot_seed=bootstrap_seed,
                                          extra=extra)
             except Exception as err:  # one point's bug or out-of-memory must not cost the others
                 traceback.print_exc()
-                record = _write_error(member, paths, err, log, extra)
+                record = _write_error(point, paths, err, log, extra)
                 if device.type == "cuda":
                     import torch
 
                     torch.cuda.empty_cache()
-            print(f"point {point}: {record['status']} {record['reason']} val_loss={record['val_loss']} "
+            print(f"point {point.id}: {record['status']} {record['reason']} val_loss={record['val_loss']} "
                   f"val_roc_auc={record['val_roc_auc']} on {record.get('device', device)}")
         if record["status"] != "error":
             keep(paths)
@@ -170,7 +172,7 @@ def _train(pack, size, todo, data, labels, threads, logs_dir, tracking, bootstra
         if not frozen:
             gc.freeze()
             frozen = True
-        lines.append({"point": point, "status": record["status"], "reason": record["reason"]})
+        lines.append({"point": point.id, "status": record["status"], "reason": record["reason"]})
         _fail_once_for_tests(pack)
     return lines
 

@@ -14,8 +14,12 @@ seed-to-seed variation only, not to other splits of the data.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .points import Point
 
 LEVEL = 0.95
 
@@ -110,7 +114,7 @@ SUMMARISED = ("val_roc_auc", "val_loss", "train_loss")
 CURVE = ("train_loss", "val_loss", "val_roc_auc")
 
 
-def aggregate(member: dict, records: list[dict], cv: dict, histories) -> tuple[dict, list[dict]]:
+def aggregate(point: Point, records: list[dict], cv: dict, histories) -> tuple[dict, list[dict]]:
     """A point's record from its units' records: for each metric its mean (under the metric's own name,
     so selection uses the mean), SD and corrected interval, every unit's values, and the mean learning
     curve. A point is usable only if every unit is: one diverging fold or seed fails it."""
@@ -118,7 +122,7 @@ def aggregate(member: dict, records: list[dict], cv: dict, histories) -> tuple[d
     bad = [r for r in records if r["status"] != "ok"]
     status = "ok" if not bad else "failed"
     first = records[0]
-    record = {"point": member["point"], "params": member["params"], "status": status,
+    record = {"point": point.id, "params": point.params, "status": status,
               "reason": "" if not bad else f"unit {bad[0]['unit']['unit']}: {bad[0]['reason']}"}
     for name in SUMMARISED:
         bounds = (0.0, 1.0) if name.endswith("roc_auc") else None
@@ -129,7 +133,7 @@ def aggregate(member: dict, records: list[dict], cv: dict, histories) -> tuple[d
         record[f"{name}_ci95"] = stats["ci95"]
     record.update({
         "n_units": len(records),
-        "unit_base": member.get("unit_base", member["point"]),  # its units' files: results/units/<unit_base>/
+        "unit_base": point.base,  # where its units' files are (layout.unit_dir)
         "cv": cv,
         "interval": "t interval of the mean over units with the Nadeau-Bengio correction for overlapping "
                     "training sets" if ratio else "t interval of the mean over seeds",
@@ -137,8 +141,8 @@ def aggregate(member: dict, records: list[dict], cv: dict, histories) -> tuple[d
                    **{name: r[name] for name in SUMMARISED}, "epochs": r["epochs"], "val_rows": r.get("val_rows")}
                   for r in records],
         "epochs": first["epochs"],
-        "hparams": member["hparams"],
-        "seed": member["hparams"]["seed"],
+        "hparams": point.hparams,
+        "seed": point.hparams["seed"],
         "engine": first["engine"],
         **{k: first.get(k) for k in ("threads", "deterministic", "cublas_workspace_config", "device",
                                      "torch_version", "python_version", "snakesweep_version")},

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from . import SnakesweepError
 from .distributions import Dist, DistributionError, parse_distribution
 from .hparams import HPARAMS, check_point, coerce, effective
 from .io import load_yaml
+from .points import Point, point_id
 from .ranking import is_number
 
 METHODS = ("grid", "random", "bayes")
@@ -424,14 +424,6 @@ def candidates(spec: Spec, seed: int):
         yield {p.name: value_at(p, uniform01(seed, draw, p.name)) for p in spec.params}
 
 
-def point_id(params: dict, context: dict, own: bool = False) -> str:
-    """A content-derived id: the same effective parameters and context always give the same id. An own
-    program's parameters are all effective: only the program knows what they mean."""
-    blob = json.dumps({"params": params if own else effective(params), "context": context}, sort_keys=True,
-                      separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
 def shown(spec: Spec, params: dict, hparams: dict) -> dict:
     """The swept values as the points table shows them: a setting without effect is left empty."""
     kept = effective(hparams)
@@ -440,43 +432,54 @@ def shown(spec: Spec, params: dict, hparams: dict) -> dict:
 
 
 class PointMaker:
-    """Turns parameter sets into points, collapsing those that train the same model (`dedupe`)."""
+    """Turns parameter sets into points (points.Point), collapsing those that train the same model
+    (`dedupe`); remembers them in the order they were first made."""
 
     def __init__(self, spec: Spec, *, defaults: dict, context: dict, resolve=None, dedupe: bool = True):
         self.spec, self.defaults, self.context, self.resolve, self.dedupe = spec, defaults, context, resolve, dedupe
-        self.by_id: dict[str, dict] = {}
+        self.by_id: dict[str, Point] = {}
+        self.taken: set[str] = set()  # ids made earlier (an earlier round's points): never made again
 
-    def make(self, params: dict, draw: int, extra: dict | None = None) -> tuple[dict, bool]:
+    @property
+    def points(self) -> list[Point]:
+        return list(self.by_id.values())
+
+    def make(self, params: dict, draw: int, **fields) -> tuple[Point, bool]:
         """The point for `params` and whether it is new; a repeat only records its draw. An own program's
         point is its parameters alone (the program, its command and its file are in the context)."""
-        if self.spec.own:
+        own = self.spec.own
+        if own:
             hparams = dict(params)
         else:
             hparams = {**self.defaults, **{p.hparam: params[p.name] for p in self.spec.params}}
             if self.resolve is not None:
                 hparams = self.resolve(hparams)
             check_point(hparams, f"sweep point {params}")
-        own = self.spec.own
         pid = point_id(hparams, self.context, own)
-        if pid in self.by_id and not self.dedupe:
+        taken = self.by_id.keys() | self.taken
+        if pid in taken and not self.dedupe:
             # Kept apart on request: the next copy of the same model not made yet (also by an earlier
             # round), with an id of its own.
             copy = 1
-            while point_id(hparams, {**self.context, "copy": copy}, own) in self.by_id:
+            while point_id(hparams, {**self.context, "copy": copy}, own) in taken:
                 copy += 1
             pid = point_id(hparams, {**self.context, "copy": copy}, own)
         if pid in self.by_id:
-            self.by_id[pid]["draws"].append(draw)
+            self.by_id[pid] = self.by_id[pid].with_draw(draw)
             return self.by_id[pid], False
-        shown_params = dict(params) if self.spec.own else shown(self.spec, params, hparams)
-        point = {"point": pid, "params": shown_params, "hparams": hparams, "draws": [draw], **(extra or {})}
+        if pid in self.taken:
+            return self.by_id.get(pid), False
+        shown_params = dict(params) if own else shown(self.spec, params, hparams)
+        accelerator = fields.pop("accelerator", None) or hparams.get("accelerator") or "cpu"
+        point = Point(id=pid, params=shown_params, hparams=hparams, draws=(draw,), accelerator=accelerator,
+                      **fields)
         self.by_id[pid] = point
         return point, True
 
 
 def expand(spec: Spec, *, count: int, seed: int, defaults: dict, context: dict, resolve=None,
-           dedupe: bool = True) -> list[dict]:
-    """The sweep's points: a list of {"point": id, "params": swept values, "hparams": all values, "draws"}.
+           dedupe: bool = True) -> list[Point]:
+    """The sweep's points (points.Point: id, swept values, all values, the draws they stand for).
 
     Grid sweeps give every combination, random sweeps `count` distinct points; `run_cap` caps both.
     Parameter sets that train the same model (see hparams.effective) are one point, which lists the
@@ -489,14 +492,11 @@ def expand(spec: Spec, *, count: int, seed: int, defaults: dict, context: dict, 
         raise ValueError("bayes points are proposed round by round (rounds.py), not expanded")
     wanted = spec.run_cap if spec.method == "grid" else min(count, spec.run_cap or count)
     maker = PointMaker(spec, defaults=defaults, context=context, resolve=resolve, dedupe=dedupe)
-    points = []
     for draw, params in enumerate(candidates(spec, seed)):
-        if wanted is not None and len(points) >= wanted:
+        if wanted is not None and len(maker.by_id) >= wanted:
             break
         if spec.method != "grid" and draw >= MAX_DRAWS_PER_POINT * wanted:
-            raise SnakesweepError(f"sweep: only {len(points)} distinct points could be drawn, sweep.count "
+            raise SnakesweepError(f"sweep: only {len(maker.by_id)} distinct points could be drawn, sweep.count "
                                   f"asks for {wanted}; lower sweep.count or widen the parameters")
-        point, new = maker.make(params, draw)
-        if new:
-            points.append(point)
-    return points
+        maker.make(params, draw)
+    return maker.points

@@ -116,20 +116,22 @@ def run_point(*, point: str, hp: dict, train_path, val_path, features: list[str]
                        outputs={"model": model_out, "history": history_out, "metrics": metrics_out})
 
 
-def train_units(member, paths, data, features, threads, bootstrap, bootstrap_seed, extra) -> dict:
+def train_units(point, paths, data, features, threads, bootstrap, bootstrap_seed, extra) -> dict:
     """Train a point's units that are not complete (a unit's files outlive a pack that dies, as they
     are no outputs Snakemake knows of), then write the point's summary of them."""
+    import dataclasses
+
     from .records import builtin_settings, cache_key, is_complete, unit_paths
     from .selection import aggregate
+
     folder = paths["metrics"].parent
     records = []
-    for unit in member["units"]:
-        upaths = unit_paths(folder, member, unit["unit"])
-        hp = {**member["hparams"], "seed": unit["seed"]}
+    for unit in point.units:
+        upaths = unit_paths(folder, point, unit["unit"])
+        hp = {**point.hparams, "seed": unit["seed"]}
         # Keyed by the unit base, not the point: points with more repeats or seeds share these units.
-        base = member.get("unit_base", member["point"])
-        ukey = cache_key({**member, "point": base, "hparams": hp, "unit": unit, "units": None},
-                         builtin_settings(bootstrap=bootstrap, bootstrap_seed=bootstrap_seed, tracking={}))
+        ukey = cache_key(dataclasses.replace(point, id=point.base, hparams=hp, units=()),
+                         builtin_settings(bootstrap=bootstrap, bootstrap_seed=bootstrap_seed, tracking={}), unit=unit)
         if is_complete(upaths, ukey):
             records.append(read_json(upaths["metrics"]))
             continue
@@ -138,32 +140,33 @@ def train_units(member, paths, data, features, threads, bootstrap, bootstrap_see
         train, val = data.unit(unit)
         print(f"unit {unit['unit']} (repeat {unit['repeat']}, fold {unit['fold']}, seed {unit['seed']}): "
               f"{len(train.y)} training rows, {len(val.y)} validation rows")
-        records.append(train_point(point=base, hp=hp, train=train, val=val, features=features,
-                                   threads=threads, outputs=upaths, params=member["params"], n_boot=bootstrap,
+        records.append(train_point(point=point.base, hp=hp, train=train, val=val, features=features,
+                                   threads=threads, outputs=upaths, params=point.params, n_boot=bootstrap,
                                    boot_seed=bootstrap_seed, extra={"cache_key": ukey, "unit": unit}))
-    histories = [unit_paths(folder, member, u["unit"])["history"] for u in member["units"]]
-    record, history = aggregate(member, records, data.cv_info(member), histories)
+    histories = [unit_paths(folder, point, u["unit"])["history"] for u in point.units]
+    record, history = aggregate(point, records, data.cv_info(point), histories)
     from .curves import draw_learning_curve
+
     write_history(paths["history"], history)
     cv = record["cv"]
     note = record["reason"] or (f"mean over {len(records)} units: {cv['folds']} fold(s) x {cv['repeats']} "
                                 f"repeat(s) x {cv['seeds']} seed(s)")
-    draw_learning_curve(history, paths["curve"], title=member.get("title") or member["point"], note=note)
+    draw_learning_curve(history, paths["curve"], title=point.title, note=note)
     record.update(extra)
     write_json(paths["metrics"], json_safe(record))
     return record
 
 
-def train_final(member, paths, data, features, threads, extra) -> dict:
+def train_final(point, paths, data, features, threads, extra) -> dict:
     """The chosen configuration on every row outside the test split, with the scaler fitted on them
     (written first: metrics.json, last, marks the model complete)."""
     split, scaler = data.final()
     folder = paths["metrics"].parent
     write_json(folder / "scaler.json", {**scaler.to_dict(features), "standardize": bool(data.cv()["standardize"]),
                                         "fitted_on": f"all {len(split.y)} rows outside the test split"})
-    print(f"final model of point {member['point']}: {len(split.y)} rows, {member['hparams']['max_epochs']} epochs, "
-          f"seed {member['hparams']['seed']}")
-    return train_point(point=member["point"], hp=member["hparams"], train=split, val=split, features=features,
-                       threads=threads, outputs=paths, title=member.get("title", ""), params=member["params"],
+    print(f"final model of point {point.id}: {len(split.y)} rows, {point.hparams['max_epochs']} epochs, "
+          f"seed {point.hparams['seed']}")
+    return train_point(point=point.id, hp=point.hparams, train=split, val=split, features=features,
+                       threads=threads, outputs=paths, title=point.title, params=point.params,
                        n_boot=100, extra={**extra, "trained_on": f"all {len(split.y)} rows outside the test split",
                                           "history_val_columns": "measured on the training rows (none held out)"})

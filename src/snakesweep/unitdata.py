@@ -72,9 +72,9 @@ class PackData:
                       torch.from_numpy(np.ascontiguousarray(cv["y"], dtype=np.float32)).to(self.device))
         return split, scaler
 
-    def cv_info(self, member: dict) -> dict:
+    def cv_info(self, point) -> dict:
         from .folds import fold_sizes
 
         n_train, n_val = fold_sizes(self.cv()["fold"])
-        return {"folds": member["folds"], "repeats": member["repeats"], "seeds": member["seeds"],
+        return {"folds": point.folds, "repeats": point.repeats, "seeds": point.seeds,
                 "train_rows": n_train, "val_rows": n_val}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from snakesweep import resources as R
+from snakesweep.points import Point
 
 
 def test_memory_is_a_base_plus_a_multiple_of_the_input_and_grows_on_retry():
@@ -28,5 +29,5 @@ def test_an_own_programs_pack_may_take_its_runtime_per_run():
 
 
 def test_a_point_with_units_trains_once_per_unit():
-    points = [{"hparams": {"max_epochs": 10}}, {"hparams": {"max_epochs": 20}, "units": [{}, {}, {}]}]
+    points = [Point("a", {}, {"max_epochs": 10}), Point("b", {}, {"max_epochs": 20}, units=({}, {}, {}))]
     assert R.pack_epochs(points) == [10, 20, 20, 20]

@@ -96,34 +96,16 @@ TEST_DATA = (
 )
 
 
-def point_labels(point):
-    """The point id and its swept parameters, for the title of its learning curve."""
-    params = PLAN.by_id[point]["params"]
-    return {"point": point, **{k: "-" if v is None else v for k, v in params.items()}}
-
-
-def title_of(point, prefix=""):
-    labels = ", ".join(f"{k}={v}" for k, v in point_labels(point).items())
-    return f"{prefix}{labels}"
-
-
 def pack_members(pack):
-    """What the pack's job needs to know of each of its points."""
-    return [{**PLAN.by_id[p], "title": title_of(p)} for p in pack.points]
+    """The pack's points, as plain values: Snakemake compares params to decide on reruns, and it
+    compares builtin types only."""
+    return [PLAN.by_id[p].plain() for p in pack.points]
 
 
 def final_member(wildcards):
-    """The final model's training, as a pack's member: the chosen point, on every row outside the test
+    """The final model's training, as a pack of one: the chosen point, on every row outside the test
     split."""
-    point = PLAN.by_id[wildcards.point]
-    unitless = ("units", "folds", "repeats", "seeds")
-    return [
-        {
-            **{k: v for k, v in point.items() if k not in unitless},
-            "final": True,
-            "title": title_of(wildcards.point, "final model: "),
-        }
-    ]
+    return [PLAN.by_id[wildcards.point].as_final().plain()]
 
 
 def pack_errors(pack):

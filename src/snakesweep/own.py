@@ -16,7 +16,7 @@ from pathlib import Path
 from . import SnakesweepError, __version__, layout
 from .io import atomic_path, json_safe, read_json, write_json
 from .points import as_point
-from .ranking import is_number, ranked_frame
+from .ranking import is_number
 from .records import cache_key, is_complete
 
 # Fields of metrics.json that describe the run, not the result: they differ between reruns.
@@ -104,42 +104,6 @@ def _run_members(pack, members, metrics_files, settings, gpu_env, spec_program, 
     return lines
 
 
-def summary_table(records: list[dict], names: list[str], metric: str, goal: str):
-    """One row per point, best first by the program's own metric (a column named as the metric), with a
-    column per parameter; failed points last, ties by id so no finishing order changes it."""
-    import pandas as pd
-
-    extra = ["round"] if any("round" in r for r in records) else []  # an adaptive sweep's round
-    rows = [{"point": r["point"], **{n: r["params"].get(n) for n in names}, metric: r.get(metric),
-             "status": r["status"], "reason": r.get("reason") or "", "exit_code": r.get("exit_code"),
-             "seconds": r.get("seconds"), **{k: r.get(k) for k in extra}} for r in records]
-    df = pd.DataFrame(rows, columns=["point", *names, metric, "status", "reason", "exit_code", "seconds", *extra])
-    return ranked_frame(df, metric, goal)
-
-
-def summarize(*, points: list[str], metric_files: list[str], names: list[str], metric: str, goal: str,
-              out: str) -> None:
-    """The summary, ranked by the program's metric (the `summarize` rule for an own program)."""
-    from .choose import read_records
-    from .io import write_tsv
-
-    df = summary_table(read_records(points, metric_files), names, metric, goal)
-    write_tsv(out, df)
-    print(f"{int((df['status'] == 'ok').sum())} of {len(df)} points ok")
-
-
-def plot_sweep(*, points: list[str], metric_files: list[str], names: list[str], metric: str, goal: str, top: int,
-               out_params: str, out_curves: str) -> None:
-    """The metric against each parameter, and the best points' metric per logged step."""
-    from .choose import read_records
-
-    df = summary_table(read_records(points, metric_files), names, metric, goal)
-    ok = df[df["status"] == "ok"]
-    _plot_params(ok, names, metric, out_params)
-    _plot_curves(ok.head(top), metric, [layout.files(Path(f).parent)["history"] for f in metric_files], points,
-                 out_curves)
-
-
 def describe_best(*, chosen: str, metric_files: list[str], points: list[str], out: str) -> dict:
     """best.json for an own program: the point chosen by the program's metric (choose.choose_job), with
     how its run was started; no test split (the program splits its data itself)."""
@@ -158,43 +122,3 @@ def describe_best(*, chosen: str, metric_files: list[str], points: list[str], ou
     write_json(out, json_safe(best))
     print(f"best by {metric}: {best['point']} ({metric} = {best[metric]})")
     return best
-
-
-def _plot_params(ok, names: list[str], metric: str, out: str) -> None:
-    import pandas as pd
-
-    from .io import savefig, svg_figure
-
-    fig = svg_figure(figsize=(3.4 * max(1, len(names)), 3.2))
-    axes = fig.subplots(1, max(1, len(names)), squeeze=False)[0]
-    for ax, name in zip(axes, names, strict=False):
-        col = ok[name]
-        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            ax.plot(col.astype(float), ok[metric].astype(float), "o", alpha=0.7, ms=4)
-        else:
-            categories = sorted(col.astype(str).unique())
-            ax.plot(col.astype(str).map({c: i for i, c in enumerate(categories)}), ok[metric].astype(float), "o",
-                    alpha=0.7, ms=4)
-            ax.set_xticks(range(len(categories)), categories, rotation=30, fontsize=7)
-        ax.set(xlabel=name, ylabel=metric)
-    fig.suptitle(f"{metric} by parameter ({len(ok)} points that finished)", fontsize=9)
-    fig.tight_layout()
-    savefig(fig, out, tight=False)
-
-
-def _plot_curves(top, metric: str, histories: list[Path], points: list[str], out: str) -> None:
-    import pandas as pd
-
-    from .io import savefig, svg_figure
-
-    by_point = dict(zip(points, histories, strict=True))
-    fig = svg_figure(figsize=(6, 3.6))
-    ax = fig.subplots()
-    for pid in top["point"]:
-        h = pd.read_csv(by_point[pid])
-        ax.plot(h["step"], h[metric], marker=".", label=pid)
-    ax.set(xlabel="logged step", ylabel=metric, title=f"Top {len(top)} points: {metric} as the program logged it")
-    if len(top):
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    savefig(fig, out, tight=False)

@@ -65,7 +65,7 @@ def split_data(*, table: str, labels: str, fractions: dict, seed: int, standardi
     assign = stratified_split(y, fractions, seed, labels=[info["negative_class"], info["positive_class"]],
                               groups=groups)
     train = assign == "train"
-    scaler = Scaler.fit(x[train]) if standardize else Scaler.identity(x.shape[1])
+    scaler = Scaler.fitted(x[train], standardize)
     for name in ("train", "val", "test"):
         rows = assign == name
         with atomic_path(outputs[name]) as tmp, open(tmp, "wb") as fh:

@@ -18,9 +18,10 @@ RESULT_CODE = False
 
 BUILTIN, PROGRAM = "builtin", "program"
 # Each runner's module, by what a job asks of it: where the two runners differ after training.
-MODULES = {BUILTIN: {"run_pack": "runner", "summarize": "evaluate", "plot_sweep": "evaluate"},
-           PROGRAM: {"run_pack": "own", "summarize": "own", "plot_sweep": "own"}}
-ENTRY = {(PROGRAM, "run_pack"): "run_own_pack"}
+MODULES = {BUILTIN: {"run_pack": "runner", "summarize": "summary", "plot_sweep": "plots"},
+           PROGRAM: {"run_pack": "own", "summarize": "summary", "plot_sweep": "plots"}}
+ENTRY = {(PROGRAM, "run_pack"): "run_own_pack", (PROGRAM, "summarize"): "summarize_program",
+         (PROGRAM, "plot_sweep"): "plot_program_sweep"}
 
 
 def runner_of(spec) -> str:

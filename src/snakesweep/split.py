@@ -99,6 +99,12 @@ class Scaler:
     def identity(cls, n_features: int) -> Scaler:
         return cls(np.zeros(n_features), np.ones(n_features))
 
+    @classmethod
+    def fitted(cls, x: np.ndarray, standardize: bool) -> Scaler:
+        """The scaler of the `standardize` setting: fitted on these rows (training rows only), or the
+        identity, which keeps raw features as the tutorial feeds them."""
+        return cls.fit(x) if standardize else cls.identity(x.shape[1])
+
     def transform(self, x: np.ndarray) -> np.ndarray:
         return (x - self.mean) / self.scale
 

@@ -3,7 +3,7 @@
 A W&B sweep needs the W&B server even offline; here the same file is expanded locally and
 deterministically, so a sweep can be rerun, resumed and extended without a server. Parameters follow
 W&B's own inference and validation (distributions.py); `bayes` and `early_terminate: hyperband`
-become rounds and rungs of the workflow (rounds.py).
+become rounds and rungs of the workflow (rounds.py, proposers.py, hyperband.py).
 
 Random draws are not taken from a shared random stream: each value is the inverse CDF of a hash of
 (seed, draw index, parameter name). Raising `count` therefore keeps every earlier point, and adding a
@@ -489,7 +489,7 @@ def expand(spec: Spec, *, count: int, seed: int, defaults: dict, context: dict, 
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise SnakesweepError(f"sweep.count must be a positive integer, found {count!r}")
     if spec.method == "bayes":
-        raise ValueError("bayes points are proposed round by round (rounds.py), not expanded")
+        raise ValueError("bayes points are proposed round by round (proposers.py), not expanded")
     wanted = spec.run_cap if spec.method == "grid" else min(count, spec.run_cap or count)
     maker = PointMaker(spec, defaults=defaults, context=context, resolve=resolve, dedupe=dedupe)
     for draw, params in enumerate(candidates(spec, seed)):

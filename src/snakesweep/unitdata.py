@@ -46,7 +46,7 @@ class PackData:
             cv = self.cv()
             train, val = unit_rows(cv["fold"], unit)
             x = cv["x"]
-            scaler = Scaler.fit(x[train]) if bool(cv["standardize"]) else Scaler.identity(x.shape[1])
+            scaler = Scaler.fitted(x[train], bool(cv["standardize"]))
 
             def split(rows):
                 xs = scaler.transform(x[rows]).astype(np.float32)
@@ -67,7 +67,7 @@ class PackData:
 
         cv = self.cv()
         x = cv["x"]
-        scaler = Scaler.fit(x) if bool(cv["standardize"]) else Scaler.identity(x.shape[1])
+        scaler = Scaler.fitted(x, bool(cv["standardize"]))
         split = Split(torch.from_numpy(np.ascontiguousarray(scaler.transform(x).astype(np.float32))).to(self.device),
                       torch.from_numpy(np.ascontiguousarray(cv["y"], dtype=np.float32)).to(self.device))
         return split, scaler

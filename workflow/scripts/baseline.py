@@ -2,7 +2,7 @@ import sys
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
-from snakesweep.evaluate import fit_baseline
+from snakesweep.baseline import fit_baseline
 from snakesweep.jobs import run_logged
 
 run_logged(

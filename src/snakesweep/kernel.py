@@ -179,8 +179,9 @@ def make_deterministic(threads: int) -> None:
         torch.use_deterministic_algorithms(True)
     else:
         # The public call also sets the compiler's flag, and importing the compiler (torch._inductor,
-        # torch._dynamo) costs 1.2 s, most of a small job's start-up. Nothing here is compiled, so set
-        # the flag that eager execution reads, alone; torch.are_deterministic_algorithms_enabled() reads it.
+        # torch._dynamo) is most of a small job's start-up (benchmarks/README.md). Nothing here is
+        # compiled, so set the flag that eager execution reads, alone;
+        # torch.are_deterministic_algorithms_enabled() reads it.
         torch._C._set_deterministic_algorithms(True, warn_only=False)
     torch.set_num_threads(max(1, int(threads)))
 

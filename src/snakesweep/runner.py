@@ -167,7 +167,7 @@ def _train(pack, size, todo, data, labels, threads, logs_dir, tracking, bootstra
             keep(paths)
         # A point's garbage (Lightning's trainer holds reference cycles) goes before the next point.
         # After the first point everything imported is frozen out of the collector's sight, or each
-        # collection would walk torch's, Lightning's and matplotlib's objects: 0.2 s per point.
+        # collection would walk torch's, Lightning's and matplotlib's objects (benchmarks/README.md).
         gc.collect()
         if not frozen:
             gc.freeze()

@@ -82,7 +82,7 @@ checkpoint choose_best:
         metrics=POINT_METRICS,
         # For the order only (ancient: a newer summary, e.g. edited by hand, changes no choice).
         # Paths, not rules.<name>.output: those make Snakemake hash the 10,000-item list of
-        # metrics once per item (a dry run of 10,000 points took 15 s instead of 7).
+        # metrics once per item, which doubles a large sweep's dry run (benchmarks/README.md).
         after=[ancient(f) for f in RUN_OUTPUTS if f not in rules.plot_sweep.output],
     output:
         L.CHOSEN,

@@ -14,7 +14,8 @@ from . import SnakesweepError, layout
 from .io import read_json, write_json
 from .plan import make_packs
 from .points import Point
-from .rounds import finished, history_values, spec_from
+from .records import history_values
+from .rounds import finished, spec_from
 from .sweep import Spec
 
 # Which points train further, not what they compute: not part of a point's id (identity.py).

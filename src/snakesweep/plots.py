@@ -119,7 +119,7 @@ def plot_program_sweep(*, points: list[str], metric_files: list[str], names: lis
 
 def plot_rungs(*, points_table: str, metric: str, bands: list[int], out: str) -> None:
     """Every point's metric per epoch: stopped points grey, the others coloured, bands dashed."""
-    from .rounds import history_values
+    from .records import history_values
 
     fig = svg_figure(figsize=(8, 4.5))
     ax = fig.subplots()

@@ -8,6 +8,7 @@ touch) and links them back instead of training again.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from . import layout
 from .io import link_or_copy, read_json
 from .points import Point
+from .ranking import is_number
 
 # Bookkeeping of which files are complete, not what they hold: not part of a point's id (identity.py).
 RESULT_CODE = False
@@ -99,3 +101,21 @@ def builtin_settings(*, bootstrap: int, bootstrap_seed: int, tracking: dict) -> 
     """The built-in runner's settings that shape a point's files (see cache_key)."""
     return {"bootstrap": [int(bootstrap), int(bootstrap_seed)],
             "tracking": {k: v for k, v in tracking.items() if k != "run_dir"}}
+
+
+def history_values(folder: str | Path, metric: str) -> list[float]:
+    """The metric per epoch, finite values only (as W&B's engine filters them); [] before
+    the point has one."""
+    path = layout.files(folder)["history"]
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        out = []
+        for row in csv.DictReader(fh):
+            try:
+                v = float(row[metric])
+            except (KeyError, ValueError):
+                continue
+            if is_number(v):
+                out.append(v)
+    return out

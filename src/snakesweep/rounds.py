@@ -18,15 +18,13 @@ started again, makes the same rounds.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import math
-from pathlib import Path
 
 from . import SnakesweepError, layout
 from .io import link_or_copy, read_json, write_json
 from .points import Point
 from .proposers import proposer_for
+from .records import history_values
 from .sweep import Spec, load_spec, parse_spec
 
 
@@ -53,23 +51,6 @@ def is_last(r: int, proposed: int, total: int, size: int) -> bool:
 
 
 # --- results of finished points -----------------------------------------------------------------------
-
-
-def history_values(folder: Path, metric: str) -> list[float]:
-    """The metric per epoch, finite values only (as W&B's engine filters them)."""
-    path = folder / "history.csv"
-    if not path.is_file():
-        return []
-    with open(path, newline="") as fh:
-        out = []
-        for row in csv.DictReader(fh):
-            try:
-                v = float(row[metric])
-            except (KeyError, ValueError):
-                continue
-            if math.isfinite(v):
-                out.append(v)
-    return out
 
 
 def finished(done_files: list[str]) -> list[dict]:

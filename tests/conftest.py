@@ -1,14 +1,65 @@
-"""Shared pytest hooks."""
+"""The suite's tiers, chosen by folder, and the hooks every tier shares.
+
+- tests/unit: the library on its own, fast; what a plain `pytest` runs.
+- tests/workflow: real Snakemake runs, end to end (`-m workflow`).
+- tests/slurm: the same against a real one-node SLURM cluster (`-m slurm`; tests/slurm/cluster.sh).
+- tests/browser: the HTML report in a real headless Chromium (`-m browser`; tests/browser.sh).
+- tests/gpu: on a CUDA GPU (`-m gpu`; skipped without one).
+
+Each test gets its tier's marker from its folder. With no `-m`, only the unit tier runs; `-m` picks
+tiers as usual; `--all-tiers` runs every tier (the README's test command and CI).
+"""
 
 from __future__ import annotations
 
-import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-CLUSTER = Path(__file__).parent / "slurm" / "cluster.sh"
+TESTS = Path(__file__).parent
+CLUSTER = TESTS / "slurm" / "cluster.sh"
+TIERS = ("unit", "workflow", "slurm", "browser", "gpu")
+DEFAULT_TIER = "unit"
+
+# The support modules (e2e.py, browser.py) sit here, beside the tiers' folders that import them.
+sys.path.insert(0, str(TESTS))
+
+
+def pytest_addoption(parser):
+    parser.addoption("--all-tiers", action="store_true", default=False,
+                     help=f"run every tier ({', '.join(TIERS)}); without it and without -m, only '{DEFAULT_TIER}'")
+
+
+def tier_of(path: Path) -> str | None:
+    try:
+        folder = Path(path).resolve().relative_to(TESTS.resolve()).parts[0]
+    except (ValueError, IndexError):
+        return None
+    return folder if folder in TIERS else None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        tier = tier_of(item.path)
+        if tier is not None:
+            item.add_marker(getattr(pytest.mark, tier))
+    if config.option.markexpr or config.getoption("--all-tiers"):
+        return
+    selected = [i for i in items if i.get_closest_marker(DEFAULT_TIER) is not None]
+    deselected = [i for i in items if i.get_closest_marker(DEFAULT_TIER) is None]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+def pytest_report_header(config):
+    if config.option.markexpr:
+        return f"tiers: as -m {config.option.markexpr!r} selects"
+    if config.getoption("--all-tiers"):
+        return f"tiers: all ({', '.join(TIERS)})"
+    return (f"tiers: {DEFAULT_TIER} only; -m workflow|slurm|browser|gpu for another, --all-tiers for every one")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -19,46 +70,3 @@ def pytest_runtest_makereport(item, call):
     if report.failed and item.get_closest_marker("slurm") is not None:
         logs = subprocess.run(["bash", str(CLUSTER), "logs"], capture_output=True, text=True, timeout=60)
         report.sections.append(("SLURM daemons' logs (tests/slurm/cluster.sh logs)", logs.stdout + logs.stderr))
-
-
-# Training tests (test_train.py, test_resume.py): the workflow's own prepared and split built-in data,
-# its splits in memory, and torch's global state put back after each test (they use it as a mark).
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory) -> dict:
-    """The workflow's own prepare and split jobs on the built-in data, with the default split."""
-    from snakesweep import jobs
-
-    d = tmp_path_factory.mktemp("data")
-    jobs.prepare_data(source="builtin:breast_cancer", target="target", positive_class=None, exclude=[],
-                      drop_missing=False, sha256=None, max_download_mb=100, resources=str(d / "resources"),
-                      table_out=str(d / "table.tsv"), labels_out=str(d / "labels.json"))
-    outputs = {s: str(d / f"{s}.npz") for s in ("train", "val", "test")}
-    outputs |= {"assignment": str(d / "assignment.tsv"), "scaler": str(d / "scaler.json")}
-    jobs.split_data(table=str(d / "table.tsv"), labels=str(d / "labels.json"),
-                    fractions={"train": 0.6, "val": 0.2, "test": 0.2}, seed=42, standardize=True, outputs=outputs)
-    return {**outputs, "labels": str(d / "labels.json"),
-            "features": json.loads((d / "labels.json").read_text())["features"]}
-
-
-@pytest.fixture
-def restore_torch_state():
-    """Train on one thread, as the jobs do (tiny batches only lose from more); run_point and Lightning
-    switch torch to deterministic mode and set its thread count: undo all of that afterwards."""
-    import torch
-
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def splits(prepared):
-    from snakesweep.kernel import load_split
-
-    return load_split(prepared["train"]), load_split(prepared["val"])

@@ -91,7 +91,7 @@ POINT_BYTES = ("model.pt", "history.csv", "learning_curve.svg")
 
 def point_files(wd: Path) -> dict[str, dict]:
     """Every point's files: exact bytes, and metrics.json without the fields that describe the run."""
-    from snakesweep.pack import RUN_FIELDS
+    from snakesweep.records import RUN_FIELDS
 
     out = {}
     for folder in sorted((wd / "results/points").iterdir()):

@@ -12,8 +12,6 @@ import torch
 import yaml
 from e2e import edit_config, make_workdir, snakemake
 
-pytestmark = pytest.mark.e2e
-
 
 def read(path):
     return json.loads(path.read_text())

@@ -4,7 +4,6 @@ programs run through it, including offline W&B runs read back from their .wandb 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import textwrap
 import time
@@ -410,16 +409,8 @@ E2E_PARAMS = {"lr": 1e-05, "use_bn": True, "dropout": None, "hidden": [64, 32], 
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
-    """A project folder with the program, a fresh HOME and no inherited W&B settings or credentials."""
-    home = tmp_path / "home"
-    home.mkdir()
-    for key in list(os.environ):
-        if key.startswith("WANDB_"):
-            monkeypatch.delenv(key)
-    for key in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("HOME", str(home))
+def project(wandb_sandbox, tmp_path):
+    """A project folder with the program, in the W&B sandbox (conftest.py)."""
     proj = tmp_path / "proj"
     proj.mkdir()
     (proj / "train.py").write_text(PROGRAM)

@@ -5,12 +5,12 @@ program's own metric."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
 from snakesweep import SnakesweepError
-from snakesweep.own import program_context, run_own_pack, summary_table
+from snakesweep.own import program_context, run_own_pack
+from snakesweep.summary import program_table as summary_table
 from snakesweep.sweep import expand, parse_spec
 
 PROGRAM = """\
@@ -28,18 +28,14 @@ SPEC = {"program": "train.py", "method": "grid", "metric": {"name": "score", "go
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
-    for key in list(os.environ):
-        if key.startswith("WANDB_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
+def project(wandb_sandbox, tmp_path):
+    """The program in the W&B sandbox (conftest.py)."""
     (tmp_path / "train.py").write_text(PROGRAM)
     return tmp_path
 
 
 def _pack(project, points, **kw):
-    files = [str(project / "results/points" / p["point"] / "metrics.json") for p in points]
+    files = [str(project / "results/points" / p.id / "metrics.json") for p in points]
     lines = run_own_pack(pack="p", members=points, metrics_files=files, spec_program="train.py", spec_command=None,
                          metric="score", workdir=str(project), logs_dir=str(project / "results/logs/own"),
                          sweep_id="sweep", timeout_s=60, **kw)
@@ -54,7 +50,7 @@ def test_a_pack_runs_each_point_once_and_keeps_complete_ones(project):
     for rec in records:
         assert rec["config_received"]["lr"] == rec["params"]["lr"]
         assert rec["score"] == pytest.approx(-abs(rec["params"]["lr"] - 0.01) * 3)
-    history = (project / "results/points" / points[0]["point"] / "history.csv").read_text().splitlines()
+    history = (project / "results/points" / points[0].id / "history.csv").read_text().splitlines()
     assert history[0] == "step,score" and len(history) == 4
     table = summary_table(records, spec.names, "score", "maximize")
     assert list(table["lr"]) == [0.01, 0.001, 0.1] and list(table.columns[:3]) == ["point", "lr", "mode"]
@@ -79,6 +75,6 @@ def test_the_program_file_is_part_of_every_point_id(project):
     before = expand(spec, count=1, seed=0, defaults={}, context=program_context(spec, workdir=".", base=project))
     (project / "train.py").write_text(PROGRAM + "# edited\n")
     after = expand(spec, count=1, seed=0, defaults={}, context=program_context(spec, workdir=".", base=project))
-    assert not {p["point"] for p in before} & {p["point"] for p in after}
+    assert not {p.id for p in before} & {p.id for p in after}
     with pytest.raises(SnakesweepError, match=r"program 'missing\.py' does not exist"):
         program_context(parse_spec({**SPEC, "program": "missing.py"}, "s"), workdir=".", base=project)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from snakesweep.jobs import prepare_data, split_data
+from snakesweep.prepare import prepare_data, split_data
 
 PROBE = """
 import json, sys
-from snakesweep.pack import run_pack
+from snakesweep.runner import run_pack
 from snakesweep.hparams import HPARAMS
 hp = {k: v.default for k, v in HPARAMS.items()} | {"engine": sys.argv[1], "max_epochs": 1}
 d = sys.argv[2]

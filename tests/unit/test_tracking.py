@@ -33,17 +33,11 @@ MODEL_BYTES = b"\x00snakesweep-weights" * 64
 
 
 @pytest.fixture
-def sandbox(tmp_path, monkeypatch):
-    """Fresh HOME/CWD/TMPDIR inside tmp_path, no inherited WANDB_* vars, a fake API key set."""
-    home, cwd, tmp = tmp_path / "home", tmp_path / "cwd", tmp_path / "tmp"
-    for d in (home, cwd, tmp):
+def sandbox(wandb_sandbox, tmp_path, monkeypatch):
+    """The W&B sandbox (conftest.py) with a fresh CWD and TMPDIR inside tmp_path and a fake API key set."""
+    home, cwd, tmp = wandb_sandbox.home, tmp_path / "cwd", tmp_path / "tmp"
+    for d in (cwd, tmp):
         d.mkdir()
-    for key in list(os.environ):
-        if key.startswith("WANDB_"):
-            monkeypatch.delenv(key)
-    for key in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("TMPDIR", str(tmp))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))
     monkeypatch.setenv("WANDB_API_KEY", FAKE_KEY)

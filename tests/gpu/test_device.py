@@ -15,8 +15,7 @@ import pytest
 import torch
 from e2e import REPO, edit_config, make_workdir, snakemake
 
-pytestmark = [pytest.mark.gpu, pytest.mark.e2e,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+pytestmark = [pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
 
 def test_gpu_reruns_are_bit_identical_for_both_engines(tmp_path):

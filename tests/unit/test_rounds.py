@@ -1,4 +1,5 @@
-"""Unit tests of the adaptive sweeps' decisions (rounds.py) and of the W&B format's expansion:
+"""Unit tests of the adaptive sweeps' decisions (rounds.py, proposers.py, hyperband.py) and of the W&B
+format's expansion:
 hyperband bands and thresholds as W&B's engine computes them, bayes proposals, imputation, golden files
 for grid and random expansion, nested and dotted names, conditional duplicates."""
 
@@ -11,19 +12,12 @@ import pytest
 
 from snakesweep import SnakesweepError
 from snakesweep.hparams import HPARAMS
-from snakesweep.rounds import (
-    hyperband_threshold,
-    is_last,
-    observed_value,
-    per_round,
-    propose_bayes,
-    round_size_of,
-    stages_of,
-    target_reached,
-)
+from snakesweep.hyperband import hyperband_threshold, stages_of
+from snakesweep.proposers import observed_value, propose_bayes
+from snakesweep.rounds import is_last, per_round, round_size_of, target_reached
 from snakesweep.sweep import expand, hyperband_bands, parse_spec
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 DEFAULTS = {k: v.default for k, v in HPARAMS.items()}
 CONTEXT = {"data": "golden", "code": "0" * 16}
 METRIC = {"name": "val_loss", "goal": "minimize"}
@@ -137,35 +131,35 @@ def test_bayes_proposals_are_deterministic_and_depend_on_the_results():
     s = parse_spec(BAYES)
     first = propose_bayes(s, bayes_settings(), 0, [], 3)
     assert first == propose_bayes(s, bayes_settings(), 0, [], 3)
-    assert len({p["point"] for p in first}) == 3
-    lr = [p["params"]["learning_rate"] for p in first]
+    assert len({p.id for p in first}) == 3
+    lr = [p.params["learning_rate"] for p in first]
     assert all(1e-4 <= v <= 1e-1 for v in lr)
     # Told that the largest learning rate was by far the best, the next round moves towards it.
-    done = [{"point": p["point"], "status": "ok", "u": p["u"],
+    done = [{"point": p.id, "status": "ok", "u": p.u,
              "history": [0.01 if v == max(lr) else 0.7]} for p, v in zip(first, lr, strict=True)]
     again = propose_bayes(s, bayes_settings(), 1, done, 3)
     assert again == propose_bayes(s, bayes_settings(), 1, done, 3)
-    assert {p["point"] for p in again}.isdisjoint({p["point"] for p in first})
+    assert {p.id for p in again}.isdisjoint({p.id for p in first})
     worse = [{**d, "history": [0.7 if d["history"][0] == 0.01 else 0.01]} for d in done]
-    assert [p["point"] for p in propose_bayes(s, bayes_settings(), 1, worse, 3)] != [p["point"] for p in again]
+    assert [p.id for p in propose_bayes(s, bayes_settings(), 1, worse, 3)] != [p.id for p in again]
 
 
 def test_the_gaussian_process_sampler_is_deterministic_too():
     s = parse_spec(BAYES)
     settings = bayes_settings(sampler="gp", round_size=2)
     first = propose_bayes(s, settings, 0, [], 2)
-    done = [{"point": p["point"], "status": "ok", "u": p["u"], "history": [0.1 * (i + 1)]}
+    done = [{"point": p.id, "status": "ok", "u": p.u, "history": [0.1 * (i + 1)]}
             for i, p in enumerate(first)]
     again = propose_bayes(s, settings, 1, done, 2)
     assert again == propose_bayes(s, settings, 1, done, 2)
-    assert len(again) == 2 and {p["point"] for p in again}.isdisjoint({p["point"] for p in first})
+    assert len(again) == 2 and {p.id for p in again}.isdisjoint({p.id for p in first})
     assert again != propose_bayes(s, bayes_settings(round_size=2), 1, done, 2)  # not TPE's proposals
 
 
 def test_bayes_stops_proposing_when_the_space_is_exhausted():
     s = parse_spec({"method": "bayes", "metric": METRIC, "parameters": {"hidden_neurons": {"values": [4, 8]}}})
     first = propose_bayes(s, bayes_settings(), 0, [], 5)
-    assert sorted(p["params"]["hidden_neurons"] for p in first) == [4, 8]
+    assert sorted(p.params["hidden_neurons"] for p in first) == [4, 8]
 
 
 # --- expansion: golden files, names, duplicates -----------------------------------------------------------
@@ -188,10 +182,10 @@ GOLDEN_SPECS = {
 
 def expansion_rows(name: str) -> list[list[str]]:
     points = expand(parse_spec(GOLDEN_SPECS[name]), count=12, seed=7, defaults=DEFAULTS, context=CONTEXT)
-    names = list(points[0]["params"])
+    names = list(points[0].params)
     return [["point", *names, "draws"]] + [
-        [p["point"], *("" if p["params"][n] is None else repr(p["params"][n]) for n in names),
-         ",".join(map(str, p["draws"]))] for p in points]
+        [p.id, *("" if p.params[n] is None else repr(p.params[n]) for n in names),
+         ",".join(map(str, p.draws))] for p in points]
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN_SPECS))
@@ -221,10 +215,10 @@ def test_grid_expands_int_uniform_and_q_uniform_as_wandb_does():
 
 def test_nested_and_hyphenated_names_set_the_trainers_parameters():
     points = expand(parse_spec(GOLDEN_SPECS["random"]), count=5, seed=7, defaults=DEFAULTS, context=CONTEXT)
-    assert "optim.batch-size" in points[0]["params"]
+    assert "optim.batch-size" in points[0].params
     for p in points:
-        assert p["hparams"]["batch_size"] == p["params"]["optim.batch-size"]
-        assert p["hparams"]["dropout"] == p["params"]["dropout"] or p["params"]["dropout"] is None
+        assert p.hparams["batch_size"] == p.params["optim.batch-size"]
+        assert p.hparams["dropout"] == p.params["dropout"] or p.params["dropout"] is None
 
 
 def test_an_unknown_leaf_is_refused_with_the_known_names():
@@ -243,8 +237,8 @@ def test_dedupe_off_keeps_every_draw_as_its_own_point():
         "hidden_layers": {"values": [0]}, "hidden_neurons": {"values": [2, 4, 8]}}}
     on = expand(parse_spec(raw), count=1, seed=1, defaults=DEFAULTS, context=CONTEXT)
     off = expand(parse_spec(raw), count=1, seed=1, defaults=DEFAULTS, context=CONTEXT, dedupe=False)
-    assert len(on) == 1 and on[0]["draws"] == [0, 1, 2]
-    assert len(off) == 3 and len({p["point"] for p in off}) == 3 and off[0]["point"] == on[0]["point"]
+    assert len(on) == 1 and on[0].draws == (0, 1, 2)
+    assert len(off) == 3 and len({p.id for p in off}) == 3 and off[0].id == on[0].id
 
 
 def test_run_cap_caps_random_and_grid():

@@ -19,8 +19,6 @@ from e2e import edit_config, make_workdir, snakemake
 
 from snakesweep.gpu import count_gpus
 
-pytestmark = pytest.mark.e2e
-
 
 def table(n=200, d=6, seed=11) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
@@ -70,13 +68,6 @@ def test_a_pandas_index_column_is_refused_then_excluded_when_asked(tmp_path):
     edit_config(wd, **{"data.exclude": ["Unnamed: 0"]})
     snakemake(wd, "--cores", "1", "results/data/labels.json")
     assert labels(wd)["features"] == [f"f{i}" for i in range(6)]
-
-
-def test_a_named_row_counter_is_refused(tmp_path):
-    df = table().sort_values("y")
-    df.insert(0, "sample", np.arange(1, len(df) + 1))
-    wd = with_table(tmp_path, df)
-    refused(snakemake(wd, "--cores", "1", "results/data/labels.json", check=False), "'sample'", "data.exclude")
 
 
 def test_identical_rows_never_cross_the_split_and_are_reported(tmp_path):
@@ -184,14 +175,6 @@ def test_wide_and_tall_tables_run_end_to_end_with_every_job_under_2_gib(tmp_path
 
 
 # --- weak messages and tracebacks, now one line naming what to change ------------------------------------
-
-
-def test_drop_missing_that_would_drop_every_row_says_so(tmp_path):
-    df = table()
-    df["notes"] = np.nan
-    wd = with_table(tmp_path, df, **{"data.drop_missing": True})
-    refused(snakemake(wd, "--cores", "1", "results/data/labels.json", check=False),
-            "data.drop_missing: every one of the 200 rows", "'notes'")
 
 
 def test_a_trailing_separator_on_every_line_is_dropped_with_a_notice(tmp_path):

@@ -23,7 +23,7 @@ from snakesweep.gpu import (
     scheduler_assigned_devices,
 )
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 ENV_VARS = ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", "SLURM_STEP_GPUS", "SLURM_JOB_GPUS")
 
 # Claims a device, reports it, and holds it until the release file appears (bounded, so a broken

@@ -13,8 +13,6 @@ import pandas as pd
 import pytest
 from e2e import make_workdir, snakemake, trained_points
 
-pytestmark = pytest.mark.e2e
-
 GRID = {"method": "grid", "metric": {"name": "val_loss", "goal": "minimize"},
         "parameters": {"hidden_layers": {"values": [1, 2]}, "hidden_neurons": {"values": [4, 8]},
                        "learning_rate": {"value": 0.01}}}

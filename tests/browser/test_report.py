@@ -17,8 +17,6 @@ import pytest
 from browser import evidence, headless_chromium, page_errors, require_browser
 from e2e import make_workdir, snakemake
 
-pytestmark = pytest.mark.e2e
-
 # The plot a person must be able to open from the report, its category, and its caption (by the
 # workflow's convention, workflow/report/<plot's stem>.rst).
 PLOT = "ranking.svg"

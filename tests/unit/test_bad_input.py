@@ -16,10 +16,10 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from snakesweep import SnakesweepError
-from snakesweep.jobs import prepare_data
 from snakesweep.plan import make_plan
+from snakesweep.prepare import prepare_data
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
 BASE = yaml.safe_load((REPO / "config/config.yaml").read_text())
 SWEEP = yaml.safe_load((REPO / "config/sweep.yaml").read_text())
@@ -173,7 +173,7 @@ def test_missing_target_is_caught_when_the_dag_is_built(tmp_path):
 
 
 def test_too_few_rows_of_a_class_for_the_split(tmp_path):
-    from snakesweep.jobs import split_data
+    from snakesweep.prepare import split_data
 
     prepare(tmp_path, "a,label\n" + "".join(f"{i},0\n" for i in range(20)) + "1,1\n2,1\n")()
     refused(lambda: split_data(table=str(tmp_path / "out.tsv"), labels=str(tmp_path / "labels.json"),

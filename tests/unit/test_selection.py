@@ -156,9 +156,9 @@ def test_plan_gives_units_and_more_repeats_keep_their_unit_base():
     # Folds change what a point is; more repeats or seeds make another point on the same unit base,
     # whose units already trained are kept.
     assert not set(one.ids) & set(more.ids) and not set(one.ids) & set(single.ids)
-    assert [p["unit_base"] for p in one.points] == [p["unit_base"] for p in more.points]
-    assert not {p["unit_base"] for p in one.points} & set(single.ids)
-    assert len(more.points[0]["units"]) == 30 and "units" not in single.points[0]
+    assert [p.unit_base for p in one.points] == [p.unit_base for p in more.points]
+    assert not {p.unit_base for p in one.points} & set(single.ids)
+    assert len(more.points[0].units) == 30 and not single.points[0].units
     assert single.units is False and one.units is True
 
 
@@ -177,14 +177,14 @@ def test_command_line_values_are_read_as_the_schema_types():
 @pytest.fixture(scope="module")
 def cv_data(prepared, tmp_path_factory):
     """The split job's outputs with 1 fold (seed repeats) and with 3 folds x 2 repeats."""
-    from snakesweep import jobs
+    from snakesweep import prepare
 
     made = {}
     for folds, repeats in ((1, 1), (3, 2)):
         d = tmp_path_factory.mktemp(f"cv{folds}")
         outputs = {s: str(d / f"{s}.npz") for s in ("train", "val", "test", "cv")}
         outputs |= {"assignment": str(d / "assignment.tsv"), "scaler": str(d / "scaler.json")}
-        jobs.split_data(table=str(os.path.dirname(prepared["labels"]) + "/table.tsv"), labels=prepared["labels"],
+        prepare.split_data(table=str(os.path.dirname(prepared["labels"]) + "/table.tsv"), labels=prepared["labels"],
                         fractions={"train": 0.6, "val": 0.2, "test": 0.2}, seed=42, standardize=True,
                         outputs=outputs, folds=folds, repeats=repeats)
         made[folds] = outputs
@@ -200,7 +200,7 @@ def test_the_test_rows_do_not_depend_on_the_folds(cv_data, prepared):
 
 def test_one_fold_units_see_the_single_split_bit_for_bit(cv_data, prepared):
     from snakesweep.kernel import load_split
-    from snakesweep.pack import PackData
+    from snakesweep.unitdata import PackData
 
     data = PackData(None, None, cv_data[1]["cv"])
     train, val = data.unit({"repeat": 0, "fold": 0})
@@ -210,7 +210,7 @@ def test_one_fold_units_see_the_single_split_bit_for_bit(cv_data, prepared):
 
 
 def test_each_fold_scaler_is_fitted_on_its_own_training_rows(cv_data):
-    from snakesweep.pack import PackData
+    from snakesweep.unitdata import PackData
 
     data = PackData(None, None, cv_data[3]["cv"])
     with np.load(cv_data[3]["cv"]) as z:
@@ -234,7 +234,9 @@ def _member(hp_seed=42, folds=3, repeats=2, seeds=2, epochs=3):
 
 
 def test_a_point_trains_once_per_unit_and_sums_them_up(cv_data, prepared, tmp_path):
-    from snakesweep.pack import run_pack, unit_paths
+    from snakesweep.points import as_point
+    from snakesweep.records import unit_paths
+    from snakesweep.runner import run_pack
 
     member = _member()
     metrics = tmp_path / "points" / member["point"] / "metrics.json"
@@ -256,8 +258,8 @@ def test_a_point_trains_once_per_unit_and_sums_them_up(cv_data, prepared, tmp_pa
     assert (metrics.parent / "history.csv").is_file() and (metrics.parent / "learning_curve.svg").is_file()
 
     # A unit lost (a node died mid-pack) is the only one trained again, and the point's record is the same.
-    gone = unit_paths(metrics.parent, member, "r1-f2-s1")
-    kept = unit_paths(metrics.parent, member, "r0-f0-s0")["metrics"]
+    gone = unit_paths(metrics.parent, as_point(member), "r1-f2-s1")
+    kept = unit_paths(metrics.parent, as_point(member), "r0-f0-s0")["metrics"]
     before = kept.stat().st_mtime_ns
     first = {k: v for k, v in rec.items() if k not in ("train_seconds", "startup_seconds", "pack")}
     for p in gone.values():
@@ -271,7 +273,9 @@ def test_a_point_trains_once_per_unit_and_sums_them_up(cv_data, prepared, tmp_pa
 
 def test_the_first_seed_on_one_fold_is_the_single_split_point(cv_data, prepared, tmp_path):
     """sweep.repeats: the unit with the point's own seed is the point the single split trains."""
-    from snakesweep.pack import run_pack, unit_paths
+    from snakesweep.points import as_point
+    from snakesweep.records import unit_paths
+    from snakesweep.runner import run_pack
 
     member = _member(folds=1, repeats=1, seeds=2)
     plain = {k: v for k, v in member.items() if k not in ("units", "folds", "repeats", "seeds")}
@@ -280,16 +284,17 @@ def test_the_first_seed_on_one_fold_is_the_single_split_point(cv_data, prepared,
              threads=1, metrics_files=[str(a)], logs_dir=str(tmp_path / "logs"))
     run_pack(pack="s", members=[plain], train=prepared["train"], val=prepared["val"], labels=prepared["labels"],
              threads=1, metrics_files=[str(b)], logs_dir=str(tmp_path / "logs"))
-    unit = json.loads(unit_paths(a.parent, member, "s0")["metrics"].read_text())
+    unit = json.loads(unit_paths(a.parent, as_point(member), "s0")["metrics"].read_text())
     single = json.loads(b.read_text())
     for key in ("val_loss", "val_roc_auc", "train_loss", "val_roc_auc_ci95"):
         assert unit[key] == single[key], key
-    assert unit_paths(a.parent, member, "s0")["history"].read_bytes() == (b.parent / "history.csv").read_bytes()
+    history = unit_paths(a.parent, as_point(member), "s0")["history"]
+    assert history.read_bytes() == (b.parent / "history.csv").read_bytes()
 
 
 def test_the_final_model_trains_on_every_row_outside_the_test_split(cv_data, prepared, tmp_path):
     from snakesweep.kernel import load_model
-    from snakesweep.pack import run_pack
+    from snakesweep.runner import run_pack
 
     member = {k: v for k, v in _member().items() if k not in ("units", "folds", "repeats", "seeds")}
     metrics = tmp_path / "final" / member["point"] / "metrics.json"

@@ -53,16 +53,16 @@ def test_bad_own_program_specs_are_refused_naming_the_key(change, match):
 def test_own_points_carry_the_drawn_values_and_ids_follow_the_context():
     spec = parse_spec(OWN, "own.yaml")
     points = expand(spec, count=6, seed=1, defaults={}, context={"program": "abc"})
-    assert len(points) == 6 and len({p["point"] for p in points}) == 6
+    assert len(points) == 6 and len({p.id for p in points}) == 6
     for p in points:
-        assert p["params"] == p["hparams"] and set(p["params"]) == set(spec.names)
-        assert 0.001 <= p["params"]["lr"] <= 0.1 and p["params"]["model.depth"] in (1, 2, 3)
-        assert p["params"]["flag"] in (True, False) and p["params"]["note"] == "a;b $(touch pwned)"
+        assert p.params == p.hparams and set(p.params) == set(spec.names)
+        assert 0.001 <= p.params["lr"] <= 0.1 and p.params["model.depth"] in (1, 2, 3)
+        assert p.params["flag"] in (True, False) and p.params["note"] == "a;b $(touch pwned)"
     again = expand(spec, count=6, seed=1, defaults={}, context={"program": "abc"})
     assert again == points
     other = expand(spec, count=6, seed=1, defaults={}, context={"program": "abd"})
-    assert [p["params"] for p in other] == [p["params"] for p in points]
-    assert not {p["point"] for p in other} & {p["point"] for p in points}  # another program file: new points
+    assert [p.params for p in other] == [p.params for p in points]
+    assert not {p.id for p in other} & {p.id for p in points}  # another program file: new points
     # Names the built-in trainer knows mean nothing special here: no parameter is dropped.
     spec = parse_spec({**OWN, "method": "grid", "parameters": {"hidden_layers": {"values": [0]},
                                                                 "hidden_neurons": {"values": [2, 4]}}}, "own.yaml")

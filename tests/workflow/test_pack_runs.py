@@ -1,5 +1,4 @@
-"""Packs: several points trained in one process, each with the files, cache identity and failure it
-would have alone. The end-to-end tests run the real workflow; the others the pack runner's pieces."""
+"""Packs in real runs: bytes equal to a point trained alone, caching, a real error, a pack killed midway."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from e2e import (
     edit_config,
     make_workdir,
@@ -24,15 +22,11 @@ from e2e import (
     wait_for_kept,
 )
 
-from snakesweep.pack import FILES, cache_key, is_complete, keep, output_paths, restore_kept
-from snakesweep.plan import make_packs
-
 
 def pack_sizes(wd: Path) -> list[int]:
     return sorted(json.loads(m.read_text())["pack"]["size"] for m in (wd / "results/points").glob("*/metrics.json"))
 
 
-@pytest.mark.e2e
 def test_a_pack_gives_each_point_the_bytes_it_gets_alone_with_both_engines(tmp_path):
     sweep = {"method": "grid", "parameters": {"engine": {"values": ["torch", "lightning"]},
                                               "learning_rate": {"values": [0.01, 0.02, 0.05]}}}
@@ -54,7 +48,6 @@ def test_a_pack_gives_each_point_the_bytes_it_gets_alone_with_both_engines(tmp_p
                                   pd.read_csv(packed / "results/summary.tsv", sep="\t").drop(columns=drop))
 
 
-@pytest.mark.e2e
 def test_caching_stays_exact_with_packs(tmp_path):
     wd = make_workdir(tmp_path, points=3, **{"train.pack_size": 2})
     snakemake(wd, "--cores", "2")
@@ -88,7 +81,6 @@ def test_caching_stays_exact_with_packs(tmp_path):
     assert (wd / "results/summary.tsv").read_bytes() == summary
 
 
-@pytest.mark.e2e
 def test_a_real_error_costs_only_its_point_and_the_run_fails_loudly(tmp_path):
     # Two hidden layers of 3,000,000 neurons need 36 TB: torch's allocator refuses, a real out-of-memory
     # error inside the pack, not a diverging point.
@@ -120,7 +112,6 @@ def test_a_real_error_costs_only_its_point_and_the_run_fails_loudly(tmp_path):
     assert len((wd / "results/points" / bad["point"].item() / "errors.log").read_text().splitlines()) == 2
 
 
-@pytest.mark.e2e
 def test_a_pack_killed_midway_keeps_the_points_it_finished(tmp_path):
     # As the kernel's OOM killer or a scheduler would: SIGKILL to the pack alone, Snakemake survives,
     # sees the job fail and removes the files it declared. The finished points come back untrained.
@@ -152,38 +143,3 @@ def test_a_pack_killed_midway_keeps_the_points_it_finished(tmp_path):
     assert logs.count("kept from an earlier attempt") == 2
 
 
-def points(n: int, kind: str = "cpu", start: int = 0) -> list[dict]:
-    return [{"point": f"{i:012x}", "hparams": {"accelerator": kind}} for i in range(start, start + n)]
-
-
-def test_packs_are_stable_when_the_sweep_grows_and_keep_accelerators_apart():
-    first = make_packs(points(7), 3)
-    assert [len(p.points) for p in first] == [3, 3, 1]
-    grown = make_packs(points(11), 3)
-    assert grown[:2] == first[:2]  # full packs keep their members and ids
-    assert grown[2].points[:1] == first[2].points and len(grown[2].points) == 3
-    mixed = make_packs(points(2) + points(3, "gpu", start=2) + points(2, start=5), 2)
-    assert [(p.accelerator, len(p.points)) for p in mixed] == [("cpu", 2), ("gpu", 2), ("cpu", 2), ("gpu", 1)]
-    assert len({p.id for p in mixed}) == 4
-    assert [len(p.points) for p in make_packs(points(3), 1)] == [1, 1, 1]
-
-
-def test_a_point_is_complete_only_with_its_files_and_the_same_cache_key(tmp_path):
-    member = {"point": "abcdef012345", "hparams": {"seed": 1}, "params": {"seed": 1}}
-    key = cache_key(member, bootstrap=2000, bootstrap_seed=0, tracking={"enabled": False})
-    assert key == cache_key(member, bootstrap=2000, bootstrap_seed=0, tracking={"enabled": False, "run_dir": "x"})
-    assert key != cache_key(member, bootstrap=1000, bootstrap_seed=0, tracking={"enabled": False})
-    assert key != cache_key(member, bootstrap=2000, bootstrap_seed=0, tracking={"enabled": True})
-    paths = output_paths(tmp_path / member["point"])
-    assert set(paths) == set(FILES)
-    paths["metrics"].parent.mkdir()
-    for name, path in paths.items():
-        path.write_text(json.dumps({"cache_key": key, "status": "ok"}) if name == "metrics" else name)
-    assert is_complete(paths, key) and not is_complete(paths, "another")
-    keep(paths)
-    paths["curve"].unlink()
-    assert not is_complete(paths, key)
-    paths["metrics"].unlink()
-    assert restore_kept(paths, key) and is_complete(paths, key)
-    paths["metrics"].write_text(json.dumps({"cache_key": key, "status": "error"}))
-    assert not is_complete(paths, key)  # an error is never complete: the point trains again

@@ -13,8 +13,6 @@ import pytest
 import torch
 from e2e import REPO, edit_config, make_workdir, snakemake
 
-pytestmark = pytest.mark.e2e
-
 METRIC = {"name": "val_loss", "goal": "minimize"}
 LR = {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1}
 BAYES = {"method": "bayes", "metric": METRIC,

@@ -23,7 +23,7 @@ from snakesweep.kernel import (
     write_history,
 )
 from snakesweep.metrics import roc_auc
-from snakesweep.pack import RUN_FIELDS
+from snakesweep.records import RUN_FIELDS
 from snakesweep.train import run_point
 
 # prepared, splits and restore_torch_state: tests/conftest.py

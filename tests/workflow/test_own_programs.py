@@ -11,8 +11,6 @@ import pandas as pd
 import pytest
 from e2e import REPO, make_workdir, snakemake
 
-pytestmark = pytest.mark.e2e
-
 PROGRAM = """\
 import json, os, sys, time
 import wandb

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snakesweep import SnakesweepError, jobs
+from snakesweep import SnakesweepError, prepare
 from snakesweep.split import Scaler, check_fractions, stratified_split
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
@@ -126,7 +126,7 @@ def test_identity_scaler_is_a_no_op():
 
 @pytest.fixture
 def split_outputs(tmp_path):
-    """jobs.split_data on a small table whose classes have very different feature means."""
+    """prepare.split_data on a small table whose classes have very different feature means."""
     rng = np.random.default_rng(1)
     n = 200
     y = (np.arange(n) % 4 == 0)
@@ -137,7 +137,7 @@ def split_outputs(tmp_path):
         "target": "label", "positive_class": "yes", "negative_class": "no", "features": ["a", "b", "const"]}))
     outputs = {s: str(tmp_path / f"{s}.npz") for s in ("train", "val", "test")}
     outputs |= {"assignment": str(tmp_path / "assignment.tsv"), "scaler": str(tmp_path / "scaler.json")}
-    jobs.split_data(table=str(tmp_path / "table.tsv"), labels=str(tmp_path / "labels.json"),
+    prepare.split_data(table=str(tmp_path / "table.tsv"), labels=str(tmp_path / "labels.json"),
                     fractions=FRACTIONS, seed=5, standardize=True, outputs=outputs)
     return df, outputs
 

@@ -15,8 +15,6 @@ from e2e import REPO, edit_config, make_workdir, pack_jobs, snakemake, trained_p
 
 from snakesweep.gpu import AUTO_ENV, count_gpus
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):

@@ -22,9 +22,7 @@ import yaml
 from e2e import REPO, make_workdir, pack_jobs, point_files, processes_in, snakemake, trained_points, wait_for_kept
 
 from snakesweep.kernel import GPU_ON_CPU_ENV
-from snakesweep.pack import FAIL_ONCE_ENV
-
-pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
+from snakesweep.runner import FAIL_ONCE_ENV
 
 CLUSTER = REPO / "tests/slurm/cluster.sh"
 PARTITION, ACCOUNT = "debug", "snakesweep"  # what cluster.sh sets up

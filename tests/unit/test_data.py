@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from snakesweep import SnakesweepError, data, jobs
+from snakesweep import SnakesweepError, data, prepare
 
 # --- source_kind -------------------------------------------------------------------------------------
 
@@ -228,14 +228,14 @@ def test_builtin_table():
 
 
 def test_prepare_data_job_on_builtin(tmp_path):
-    jobs.prepare_data(source=data.BUILTIN, target="target", positive_class=None, exclude=[], drop_missing=False,
+    prepare.prepare_data(source=data.BUILTIN, target="target", positive_class=None, exclude=[], drop_missing=False,
                       sha256=None, max_download_mb=1, resources=str(tmp_path / "res"),
                       table_out=str(tmp_path / "table.tsv"), labels_out=str(tmp_path / "labels.json"))
     info = json.loads((tmp_path / "labels.json").read_text())
     assert info["positive_class"] == "malignant" and info["negative_class"] == "benign"
     assert info["rows"] == 569 and len(info["features"]) == 30
     assert info["class_counts"] == {"benign": 357, "malignant": 212}
-    x, y, _ = jobs.read_prepared(str(tmp_path / "table.tsv"), str(tmp_path / "labels.json"))
+    x, y, _ = prepare.read_prepared(str(tmp_path / "table.tsv"), str(tmp_path / "labels.json"))
     assert x.shape == (569, 30) and int(y.sum()) == 212
     np.testing.assert_array_equal(x, data.builtin_table().iloc[:, :30].to_numpy())
 
@@ -367,7 +367,7 @@ def test_load_from_url(server, tmp_path):
 
 
 def test_prepare_data_job_from_url(server, tmp_path):
-    jobs.prepare_data(source=f"{server}/data.csv", target="y", positive_class=None, exclude=[],
+    prepare.prepare_data(source=f"{server}/data.csv", target="y", positive_class=None, exclude=[],
                       drop_missing=False, sha256=PAYLOAD_SHA, max_download_mb=1, resources=str(tmp_path / "res"),
                       table_out=str(tmp_path / "table.tsv"), labels_out=str(tmp_path / "labels.json"))
     info = json.loads((tmp_path / "labels.json").read_text())

@@ -12,9 +12,10 @@ import yaml
 
 from snakesweep import SnakesweepError
 from snakesweep.hparams import HPARAMS, coerce, defaults_from_config, effective
-from snakesweep.sweep import expand, load_spec, parse_spec, point_id
+from snakesweep.points import point_id
+from snakesweep.sweep import expand, load_spec, parse_spec
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULTS = {k: v.default for k, v in HPARAMS.items()}
 CONTEXT = {"data": "builtin:breast_cancer@test", "code": "0" * 16}
 
@@ -52,9 +53,9 @@ def test_same_spec_and_seed_give_identical_points():
 def test_different_seed_gives_different_points():
     a = points(TUTORIAL, seed=1)
     b = points(TUTORIAL, seed=2)
-    assert [p["params"] for p in a] != [p["params"] for p in b]
+    assert [p.params for p in a] != [p.params for p in b]
     # Not merely reordered: the continuous draws differ.
-    assert {p["params"]["learning_rate"] for p in a}.isdisjoint({p["params"]["learning_rate"] for p in b})
+    assert {p.params["learning_rate"] for p in a}.isdisjoint({p.params["learning_rate"] for p in b})
 
 
 def test_raising_count_keeps_earlier_points_and_ids_in_order():
@@ -62,8 +63,8 @@ def test_raising_count_keeps_earlier_points_and_ids_in_order():
     p25 = points(TUTORIAL, count=25)
     assert len(p25) == 25
     assert p25[:20] == p20
-    assert [p["point"] for p in p25[:20]] == [p["point"] for p in p20]
-    assert len({p["point"] for p in p25}) == 25
+    assert [p.id for p in p25[:20]] == [p.id for p in p20]
+    assert len({p.id for p in p25}) == 25
 
 
 def test_adding_a_parameter_leaves_other_draws_unchanged():
@@ -73,18 +74,18 @@ def test_adding_a_parameter_leaves_other_draws_unchanged():
     extended["parameters"]["batch_size"] = {"min": 8, "max": 128}
     a, b = points(base, count=30), points(extended, count=30)
     for pa, pb in zip(a, b, strict=True):
-        assert pb["params"]["learning_rate"] == pa["params"]["learning_rate"]
-        assert pb["params"]["weight_decay"] == pa["params"]["weight_decay"]
-        assert "batch_size" in pb["params"]
+        assert pb.params["learning_rate"] == pa.params["learning_rate"]
+        assert pb.params["weight_decay"] == pa.params["weight_decay"]
+        assert "batch_size" in pb.params
     # ... and the ids do change, since the points now differ in batch_size.
-    assert {p["point"] for p in a}.isdisjoint({p["point"] for p in b})
+    assert {p.id for p in a}.isdisjoint({p.id for p in b})
 
 
 def test_parameters_are_drawn_independently():
     raw = random_spec(learning_rate={"min": 0.01, "max": 1.0}, weight_decay={"min": 0.01, "max": 1.0})
     pts = points(raw, count=200)
-    lr = [p["params"]["learning_rate"] for p in pts]
-    wd = [p["params"]["weight_decay"] for p in pts]
+    lr = [p.params["learning_rate"] for p in pts]
+    wd = [p.params["weight_decay"] for p in pts]
     assert sum(a == b for a, b in zip(lr, wd, strict=True)) < 5
     mean_lr, mean_wd = sum(lr) / len(lr), sum(wd) / len(wd)
     cov = sum((a - mean_lr) * (b - mean_wd) for a, b in zip(lr, wd, strict=True))
@@ -95,18 +96,18 @@ def test_parameters_are_drawn_independently():
 def test_parameter_order_in_spec_does_not_change_draws():
     a = random_spec(learning_rate={"min": 1e-4, "max": 1e-1}, batch_size={"min": 8, "max": 64})
     b = random_spec(batch_size={"min": 8, "max": 64}, learning_rate={"min": 1e-4, "max": 1e-1})
-    assert [p["point"] for p in points(a)] == [p["point"] for p in points(b)]
+    assert [p.id for p in points(a)] == [p.id for p in points(b)]
 
 
 def test_random_points_are_distinct_and_hparams_merge_defaults():
     pts = points(TUTORIAL, count=20)
-    ids = [p["point"] for p in pts]
+    ids = [p.id for p in pts]
     assert len(set(ids)) == 20
     for p in pts:
-        assert set(p["params"]) == {"hidden_layers", "hidden_neurons", "learning_rate"}
-        assert set(p["hparams"]) == set(HPARAMS)
-        assert p["hparams"]["optimizer"] == DEFAULTS["optimizer"]
-        assert p["hparams"]["learning_rate"] == p["params"]["learning_rate"]
+        assert set(p.params) == {"hidden_layers", "hidden_neurons", "learning_rate"}
+        assert set(p.hparams) == set(HPARAMS)
+        assert p.hparams["optimizer"] == DEFAULTS["optimizer"]
+        assert p.hparams["learning_rate"] == p.params["learning_rate"]
 
 
 # --- grid ----------------------------------------------------------------------------------------
@@ -118,15 +119,15 @@ def test_grid_gives_full_product_and_ignores_count():
     for count in (1, 3, 100):
         pts = points(raw, count=count)
         assert len(pts) == 6
-        combos = {(p["params"]["activation"], p["params"]["batch_size"]) for p in pts}
+        combos = {(p.params["activation"], p.params["batch_size"]) for p in pts}
         assert combos == {(a, b) for a in ("relu", "tanh") for b in (8, 16, 32)}
-        assert len({p["point"] for p in pts}) == 6
+        assert len({p.id for p in pts}) == 6
 
 
 def test_grid_order_is_the_product_order():
     raw = {"method": "grid", "parameters": {"activation": {"values": ["relu", "tanh"]},
                                             "batch_size": {"values": [8, 16, 32]}}}
-    assert [(p["params"]["activation"], p["params"]["batch_size"]) for p in points(raw)] == [
+    assert [(p.params["activation"], p.params["batch_size"]) for p in points(raw)] == [
         ("relu", 8), ("relu", 16), ("relu", 32), ("tanh", 8), ("tanh", 16), ("tanh", 32)]
 
 
@@ -144,7 +145,7 @@ def test_hidden_layers_zero_collapses_widths_into_one_point():
                                             "hidden_neurons": {"values": [8, 16, 32]}}}
     pts = points(raw)
     assert len(pts) == 1
-    assert pts[0]["params"] == {"hidden_layers": 0, "hidden_neurons": None}
+    assert pts[0].params == {"hidden_layers": 0, "hidden_neurons": None}
 
 
 def test_hidden_layers_zero_collapse_in_a_mixed_grid():
@@ -152,16 +153,16 @@ def test_hidden_layers_zero_collapse_in_a_mixed_grid():
                                             "hidden_neurons": {"values": [8, 16, 32]}}}
     pts = points(raw)
     assert len(pts) == 4  # one linear model + three widths of one hidden layer
-    assert [p["params"]["hidden_neurons"] for p in pts] == [None, 8, 16, 32]
+    assert [p.params["hidden_neurons"] for p in pts] == [None, 8, 16, 32]
 
 
 def test_constant_value_and_duplicate_values():
     raw = {"method": "grid", "parameters": {"optimizer": {"value": "sgd"},
                                             "batch_size": {"values": [8, 8.0, "8", 16]}}}
     pts = points(raw)
-    assert [p["params"] for p in pts] == [{"optimizer": "sgd", "batch_size": 8},
+    assert [p.params for p in pts] == [{"optimizer": "sgd", "batch_size": 8},
                                            {"optimizer": "sgd", "batch_size": 16}]
-    assert all(isinstance(p["params"]["batch_size"], int) for p in pts)
+    assert all(isinstance(p.params["batch_size"], int) for p in pts)
 
 
 # --- distributions --------------------------------------------------------------------------------
@@ -172,7 +173,7 @@ def test_int_min_max_is_int_uniform_inclusive():
     assert spec.params[0].distribution == "int_uniform"
     pts = points(random_spec(hidden_neurons={"min": 2, "max": 5}, learning_rate={"min": 1e-4, "max": 1e-1}),
                  count=60)
-    drawn = [p["params"]["hidden_neurons"] for p in pts]
+    drawn = [p.params["hidden_neurons"] for p in pts]
     assert all(type(v) is int for v in drawn)
     assert set(drawn) == {2, 3, 4, 5}  # both ends reachable
 
@@ -180,7 +181,7 @@ def test_int_min_max_is_int_uniform_inclusive():
 def test_float_min_max_is_uniform_within_bounds():
     spec = parse_spec(random_spec(weight_decay={"min": 0.0, "max": 0.5}))
     assert spec.params[0].distribution == "uniform"
-    drawn = [p["params"]["weight_decay"] for p in points(random_spec(weight_decay={"min": 0.0, "max": 0.5}),
+    drawn = [p.params["weight_decay"] for p in points(random_spec(weight_decay={"min": 0.0, "max": 0.5}),
                                                           count=400)]
     assert all(isinstance(v, float) and 0.0 <= v <= 0.5 for v in drawn)
     # Roughly uniform: each half of the range gets a fair share.
@@ -194,7 +195,7 @@ def test_mixed_int_float_bounds_are_uniform():
 
 def test_log_uniform_values_is_log_scaled_and_within_bounds():
     raw = random_spec(learning_rate={"min": 1e-4, "max": 1e-1, "distribution": "log_uniform_values"})
-    drawn = [p["params"]["learning_rate"] for p in points(raw, count=400)]
+    drawn = [p.params["learning_rate"] for p in points(raw, count=400)]
     assert len(drawn) == 400
     assert all(1e-4 <= v <= 1e-1 for v in drawn)
     below = sum(v < 10 ** -2.5 for v in drawn)
@@ -230,7 +231,7 @@ parameters:
 def test_string_and_float_forms_of_a_value_give_the_same_id():
     a = points({"method": "grid", "parameters": {"learning_rate": {"values": ["1e-3"]}}})
     b = points({"method": "grid", "parameters": {"learning_rate": {"values": [0.001]}}})
-    assert a[0]["point"] == b[0]["point"]
+    assert a[0].id == b[0].id
 
 
 # --- ids -----------------------------------------------------------------------------------------
@@ -238,14 +239,14 @@ def test_string_and_float_forms_of_a_value_give_the_same_id():
 
 def test_point_ids_are_12_hex_chars():
     for p in points(TUTORIAL):
-        assert re.fullmatch(r"[0-9a-f]{12}", p["point"])
+        assert re.fullmatch(r"[0-9a-f]{12}", p.id)
 
 
 def test_point_ids_change_with_context():
     a = points(TUTORIAL, context={**CONTEXT, "data": "sha256:" + "a" * 64})
     b = points(TUTORIAL, context={**CONTEXT, "data": "sha256:" + "b" * 64})
-    assert [p["params"] for p in a] == [p["params"] for p in b]
-    assert {p["point"] for p in a}.isdisjoint({p["point"] for p in b})
+    assert [p.params for p in a] == [p.params for p in b]
+    assert {p.id for p in a}.isdisjoint({p.id for p in b})
 
 
 def test_point_id_is_content_derived():
@@ -264,8 +265,8 @@ def test_point_id_is_content_derived():
 def test_default_values_change_point_ids():
     a = points(TUTORIAL)
     b = points(TUTORIAL, defaults={**DEFAULTS, "max_epochs": 20})
-    assert {p["point"] for p in a}.isdisjoint({p["point"] for p in b})
-    assert all(p["hparams"]["max_epochs"] == 20 for p in b)
+    assert {p.id for p in a}.isdisjoint({p.id for p in b})
+    assert all(p.hparams["max_epochs"] == 20 for p in b)
 
 
 # --- errors ----------------------------------------------------------------------------------------
@@ -335,8 +336,8 @@ def test_categorical_without_values_is_refused(method, dist):
 def test_int_uniform_on_a_float_parameter_gives_floats():
     drawn = points(random_spec(learning_rate={"distribution": "int_uniform", "min": 1, "max": 2}), count=2)
     listed = points({"method": "grid", "parameters": {"learning_rate": {"values": [1, 2]}}})
-    assert {type(p["params"]["learning_rate"]) for p in drawn} == {float}
-    assert {p["point"] for p in drawn} == {p["point"] for p in listed}
+    assert {type(p.params["learning_rate"]) for p in drawn} == {float}
+    assert {p.id for p in drawn} == {p.id for p in listed}
 
 
 def test_unknown_distribution_is_not_reported_as_later():
@@ -482,8 +483,8 @@ def test_make_plan_resolves_auto_accelerator(repo_config):
     cfg["train"]["accelerator"] = "auto"
     cpu = make_plan(cfg, base=REPO, gpus_visible=0)
     gpu = make_plan(cfg, base=REPO, gpus_visible=2)
-    assert {p["hparams"]["accelerator"] for p in cpu.points} == {"cpu"}
-    assert {p["hparams"]["accelerator"] for p in gpu.points} == {"gpu"}
+    assert {p.hparams["accelerator"] for p in cpu.points} == {"cpu"}
+    assert {p.hparams["accelerator"] for p in gpu.points} == {"gpu"}
 
 
 def test_make_plan_refuses_url_without_sha256(repo_config):

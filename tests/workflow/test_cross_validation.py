@@ -138,4 +138,4 @@ def test_the_cross_validation_example_plans_five_folds_twice(tmp_path):
     for block, keys in example.items():
         cfg[block].update(keys)
     plan = make_plan(cfg, base=wd)
-    assert (plan.folds, plan.repeats, plan.seeds) == (5, 2, 1) and len(plan.points[0]["units"]) == 10
+    assert (plan.folds, plan.repeats, plan.seeds) == (5, 2, 1) and len(plan.points[0].units) == 10

@@ -273,13 +273,16 @@ def test_auto_is_decided_once_and_passed_on_to_the_jobs(tmp_path):
     assert len(rebuilt) == 1 and point not in rebuilt
 
 
-def test_editing_the_training_code_gives_new_point_ids(tmp_path):
+def test_a_comment_keeps_the_ids_and_a_change_to_the_loss_gives_new_ones(tmp_path):
     wd = make_workdir(tmp_path)
-    before = set(dry_run_jobs(wd))
-    with open(wd / "src/snakesweep/train.py", "a") as fh:
-        fh.write("\n# a change to the training code\n")
+    snakemake(wd, "--cores", "2")
+    ids = pd.read_csv(wd / "results/sweep/points.tsv", sep="\t", dtype=str)["point"].tolist()
+    engine = wd / "src/snakesweep/engine_torch.py"
+    engine.write_text("# A reader's note.\n" + engine.read_text().replace('"""', '""" Reworded.', 1) + "\n# The end.\n")
+    assert dry_run_jobs(wd) == {}  # the same ids: nothing to train again
+    engine.write_text(engine.read_text().replace("nn.BCEWithLogitsLoss()", "nn.BCEWithLogitsLoss(reduction='sum')"))
     after = set(dry_run_jobs(wd))
-    assert len(before) == len(after) == 3 and not before & after
+    assert len(after) == 3 and not after & set(ids)
 
 
 def test_turning_tracking_on_retrains_and_other_tracking_edits_do_not(tmp_path):

@@ -356,7 +356,8 @@ def apply_profile_resources(rule_name, accelerator):
 
 def apply_profile_resources_to_stages():
     """The same for the stages of adaptive rounds: one stage definition serves every pack of every rung,
-    whose accelerator is known only from its rung table: the GPU settings apply per job."""
+    whose accelerator is known only from its rung table: the GPU settings apply per job.
+    """
     stage = workflow.get_rule("train_stage")
     overrides = workflow.resource_settings.overwrite_resources
     stage.resources.update(overrides.get("train") or {})

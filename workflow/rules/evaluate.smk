@@ -132,6 +132,8 @@ if PLAN.units:
             "../scripts/train_pack.py"
 
 
+# best.json for either runner; the ROC plot and the test predictions only for the built-in model (an
+# own program splits its data itself: there is no test split here).
 rule evaluate_best:
     input:
         unpack(chosen_point),
@@ -154,7 +156,6 @@ rule evaluate_best:
             caption="../report/best.rst",
             category="Summary",
         ),
-        # The test evaluation's: an own program splits its data itself, there is no test split here.
     log:
         "results/logs/evaluate_best.log",
     benchmark:

@@ -126,5 +126,3 @@ def stage_errors(wildcards):
         if t["pack"] == wildcards.pack
     }
     return {p: n for p, n in counts.items() if n}
-
-

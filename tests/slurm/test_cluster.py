@@ -349,5 +349,5 @@ def test_an_own_program_sweep_on_slurm_matches_a_local_run(tmp_path):
     pd.testing.assert_frame_equal(a, b)
     assert (a["status"] == "ok").all() and len(a) == 2
     submitted = jobs(runs[0])
-    assert len(submitted) == 2 and submitted["rule"].str.fullmatch(r"run_[0-9a-f]{12}").all(), submitted
+    assert len(submitted) == 2 and submitted["rule"].str.fullmatch(r"train_[0-9a-f]{12}").all(), submitted
     assert (submitted["state"] == "COMPLETED").all()

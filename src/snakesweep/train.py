@@ -1,6 +1,6 @@
 """One sweep point, from the split in memory to its files: the engine's fit, then the checkpoint, the
 per-epoch history, the learning curve and metrics.json (written last: a point with a metrics.json is
-complete). The pack runner (pack.py) calls this once per point; `run_point` is the same for a point
+complete). The built-in runner (runner.py) calls this once per point; `run_point` is the same for a point
 trained on its own.
 """
 

@@ -10,7 +10,7 @@ import pytest
 
 from snakesweep import SnakesweepError
 from snakesweep.own import program_context, run_own_pack
-from snakesweep.summary import program_table as summary_table
+from snakesweep.summary import program_table
 from snakesweep.sweep import expand, parse_spec
 
 PROGRAM = """\
@@ -52,7 +52,7 @@ def test_a_pack_runs_each_point_once_and_keeps_complete_ones(project):
         assert rec["score"] == pytest.approx(-abs(rec["params"]["lr"] - 0.01) * 3)
     history = (project / "results/points" / points[0].id / "history.csv").read_text().splitlines()
     assert history[0] == "step,score" and len(history) == 4
-    table = summary_table(records, spec.names, "score", "maximize")
+    table = program_table(records, spec.names, "score", "maximize")
     assert list(table["lr"]) == [0.01, 0.001, 0.1] and list(table.columns[:3]) == ["point", "lr", "mode"]
     assert table["score"].is_monotonic_decreasing
     again, _ = _pack(project, points)
@@ -66,7 +66,7 @@ def test_a_failing_program_is_a_failed_point_ranked_last(project):
     lines, records = _pack(project, points)
     crashed = next(r for r in records if r["params"]["mode"] == "crash")
     assert crashed["status"] == "failed" and "status 4" in crashed["reason"] and crashed["score"] is None
-    table = summary_table(records, spec.names, "score", "maximize")
+    table = program_table(records, spec.names, "score", "maximize")
     assert list(table["status"]) == ["ok", "failed"]
 
 

@@ -38,6 +38,8 @@ for pack in PACKS:
         apply_profile_resources(f"train_{pack.id}", pack.accelerator)
 
 
+# Links only, made in Snakemake's own process: a job of its own would cost a Python start-up, more
+# than the work, on every run that adds a point.
 rule learning_curves:
     input:
         points=L.POINTS_TABLE,
@@ -53,7 +55,5 @@ rule learning_curves:
         ),
     log:
         "results/logs/learning_curves.log",
-    conda:
-        "../../environment.yml"
-    script:
-        "../scripts/learning_curves.py"
+    run:
+        collect_curves(*sweep_points(input.points), out=output[0], log=log[0])

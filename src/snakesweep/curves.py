@@ -34,10 +34,9 @@ def draw_learning_curve(history: list[dict], out: str | Path, *, title: str, not
     savefig(fig, out, tight=False)
 
 
-def collect_curves(points: list[str], metric_files: list[str], *, out: str, log: str | None = None) -> None:
+def collect_curves(*, points: list[str], metric_files: list[str], out: str) -> None:
     """The report's folder of learning curves, `<point>.svg` each: links to the curves the packs drew
-    beside each point's metrics.json, so a sweep of any size is one declared output, not one per point.
-    It runs in Snakemake's own process, so it writes its line to `log` itself."""
+    beside each point's metrics.json, so a sweep of any size is one declared output, not one per point."""
     from . import layout
     from .io import link_or_copy
 
@@ -45,8 +44,4 @@ def collect_curves(points: list[str], metric_files: list[str], *, out: str, log:
     folder.mkdir(parents=True, exist_ok=True)
     for point, metrics in zip(points, metric_files, strict=True):
         link_or_copy(layout.files(Path(metrics).parent)["curve"], folder / f"{point}.svg")
-    message = f"{len(points)} learning curves in {folder}"
-    if log is None:
-        print(message)
-    else:
-        Path(log).write_text(message + "\n")
+    print(f"{len(points)} learning curves in {folder}")

@@ -20,9 +20,7 @@ os.environ.update(
 from snakesweep import SnakesweepError
 from snakesweep import layout as L
 from snakesweep import resources as R
-from snakesweep.curves import collect_curves
 from snakesweep.io import read_json
-from snakesweep.jobs import sweep_points
 from snakesweep.records import error_count
 from snakesweep.rounds import is_last, per_round, round_settings, round_size_of
 from snakesweep.runners import BUILTIN, PROGRAM, runner_of

@@ -38,8 +38,6 @@ for pack in PACKS:
         apply_profile_resources(f"train_{pack.id}", pack.accelerator)
 
 
-# Links only, made in Snakemake's own process: a job of its own would cost a Python start-up, more
-# than the work, on every run that adds a point.
 rule learning_curves:
     input:
         points=L.POINTS_TABLE,
@@ -55,5 +53,7 @@ rule learning_curves:
         ),
     log:
         "results/logs/learning_curves.log",
-    run:
-        collect_curves(*sweep_points(input.points), out=output[0], log=log[0])
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/learning_curves.py"

@@ -116,7 +116,7 @@ def few_rows_caveat(y_true, *, subset: str, min_class_rows: int = MIN_CLASS_ROWS
     """A warning when a subset has too few rows of a class for its bootstrap intervals to be trusted.
 
     With few rows of a class the percentile bootstrap's intervals are much too narrow: they miss the
-    true value far more often than 5% (measured by benchmarks/coverage.py; figures in the README).
+    true value far more often than 5% (measured by benchmarks/coverage.py; figures in docs/choosing.md).
     """
     y = np.asarray(y_true).astype(bool)
     n_pos, n_neg = int(y.sum()), int((~y).sum())

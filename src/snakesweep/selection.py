@@ -95,7 +95,7 @@ def compare(best: dict, other: dict, metric: str) -> dict:
 def ties(records: list[dict], best: dict, metric: str, alpha: float = 1 - LEVEL) -> dict[str, dict]:
     """For every usable point with units: whether it is tied with the best (its corrected paired test
     against the best does not reject equality at `alpha`), and the test's p-value. The best is tied
-    with itself (p 1). Points without units (one split, one seed) get nothing: see the README."""
+    with itself (p 1). Points without units (one split, one seed) get nothing: see docs/choosing.md."""
     out = {}
     for rec in records:
         if rec.get("status") != "ok" or not rec.get("units"):

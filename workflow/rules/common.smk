@@ -336,22 +336,17 @@ def check_machine():
 # request replaces the pack's `gpu=1` (the SLURM plugin refuses both --gres and --gpus).
 
 
-def profile_resources(accelerator):
-    """The profile's set-resources for training rules of this accelerator kind."""
-    overrides = workflow.resource_settings.overwrite_resources
-    names = ["train", "train_gpu"] if accelerator == "gpu" else ["train"]
-    merged = {}
-    for name in names:
-        merged.update(overrides.get(name) or {})
-    return merged
-
-
 def apply_profile_resources(rule_name, accelerator):
+    """The profile's set-resources `train` (and `train_gpu`, for a GPU pack) on one pack's rule."""
     resources = workflow.get_rule(rule_name).resources
-    merged = profile_resources(accelerator)
-    resources.update(merged)
-    if "gres" in merged and "gpu" not in merged:
-        resources.update({"gpu": 0})
+    names = ["train", "train_gpu"] if accelerator == "gpu" else ["train"]
+    for name in names:
+        overrides = workflow.resource_settings.overwrite_resources.get(name)
+        if overrides:
+            # Snakemake's own objects, as set-resources gives them: updated as a rule's own would be.
+            resources.update(overrides)
+            if "gres" in overrides and "gpu" not in overrides:
+                resources.update({"gpu": 0})
 
 
 def apply_profile_resources_to_stages():

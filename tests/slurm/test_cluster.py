@@ -288,6 +288,28 @@ def test_cluster_resources_come_from_the_profile(tmp_path):
     assert sorted(re.findall(r"gpu=(\d)", " ".join(j["resources"] for j in pack_jobs(dry).values()))) == ["0", "1"]
 
 
+def test_the_profiles_gpu_settings_reach_only_the_gpu_stages_of_hyperband_rungs(tmp_path):
+    """One stage rule serves every pack of every rung: `set-resources: train_gpu:` (a GRES and memory
+    as an expression of the attempt) must reach the GPU stages alone, the CPU ones keep their own."""
+    sweep = {"method": "grid", "metric": {"name": "val_loss", "goal": "minimize"},
+             "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 2},
+             "parameters": {"accelerator": {"values": ["cpu", "gpu"]}, "learning_rate": {"values": [0.01, 0.02]}}}
+    wd = make_workdir(tmp_path, points=4, epochs=3, sweep=sweep)
+    use_cluster_profile(wd)
+    path = wd / "profiles/slurm/profile.yaml"
+    profile = yaml.safe_load(path.read_text())
+    profile["set-resources"]["train_gpu"] = {"gres": "gpu:1", "mem_mb": "1500 * attempt"}
+    path.write_text(yaml.safe_dump(profile, sort_keys=False))
+    slurm_run(wd, env={**os.environ, GPU_ON_CPU_ENV: "1"})
+    stages = jobs(wd)
+    stages = stages[stages["rule"].str.startswith("train_stage")]
+    gpu = stages[stages["tres"].str.contains("gres/gpu=1")]
+    cpu = stages[~stages["tres"].str.contains("gres/gpu")]
+    assert len(gpu) and len(cpu) and len(gpu) + len(cpu) == len(stages), stages
+    assert (gpu["mem"] == "1500M").all() and (cpu["mem"] != "1500M").all(), stages
+    assert (stages["state"] == "COMPLETED").all(), stages
+
+
 def test_bayes_rounds_with_hyperband_rungs_on_slurm_match_a_local_run(tmp_path):
     """An adaptive sweep on the cluster: each rung's packs are SLURM jobs (train_stage), the decisions
     between them run where Snakemake runs, and the result equals a local run's."""

@@ -349,25 +349,37 @@ def apply_profile_resources(rule_name, accelerator):
                 resources.update({"gpu": 0})
 
 
+def resource_for_job(resource, wildcards, job):
+    """A rule's or a profile's resource for one job: Snakemake's Resource objects are evaluated in the
+    job's context (`job`: what Snakemake passes a resource function; a profile's "1500 * attempt"
+    needs all of it), plain values and functions as a rule's own."""
+    if hasattr(resource, "evaluate"):
+        return resource.evaluate(wildcards, **job).value
+    if callable(resource):
+        return resource(wildcards, job["input"], job["attempt"])
+    return resource
+
+
 def apply_profile_resources_to_stages():
     """The same for the stages of adaptive rounds: one stage definition serves every pack of every rung,
     whose accelerator is known only from its rung table: the GPU settings apply per job.
     """
     stage = workflow.get_rule("train_stage")
     overrides = workflow.resource_settings.overwrite_resources
-    stage.resources.update(overrides.get("train") or {})
+    if overrides.get("train"):
+        stage.resources.update(overrides.get("train"))
     gpu = overrides.get("train_gpu") or {}
     for key, value in gpu.items():
-        cpu_value = stage.resources.get(key, 0 if key == "gpu" else None)
+        cpu_value = (
+            stage.resources[key]
+            if key in stage.resources
+            else (0 if key == "gpu" else None)
+        )
 
-        def pick(wildcards, input, attempt, value=value, cpu_value=cpu_value):
-            if stage_pack(wildcards, input)[0] != "gpu":
-                return (
-                    cpu_value(wildcards, input, attempt)
-                    if callable(cpu_value)
-                    else cpu_value
-                )
-            return value
+        def pick(wildcards, value=value, cpu_value=cpu_value, **job):
+            kind = stage_pack(wildcards, job["input"])[0]
+            chosen = value if kind == "gpu" else cpu_value
+            return resource_for_job(chosen, wildcards, job)
 
         stage.resources[key] = pick
     if "gres" in gpu and "gpu" not in gpu:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real headless browser for the tests that open the workflow's HTML report (tests/test_report_browser.py):
+# A real headless browser for the tests that open the workflow's HTML report (tests/browser/test_report.py):
 # Debian's Chromium and its matching ChromeDriver, which Selenium drives (the Python side is in the `dev`
 # extra). Nothing is downloaded at test time: Selenium is pointed at /usr/bin/chromedriver.
 #

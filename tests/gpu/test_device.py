@@ -1,6 +1,6 @@
 """On a CUDA GPU: bit-identical reruns of both engines, and the workflow's GPU path end to end.
 
-Run where a GPU is: `python -m pytest -m gpu tests/test_gpu_device.py`. Elsewhere these are skipped:
+Run where a GPU is: `python -m pytest -m gpu`. Elsewhere these are skipped:
 a GPU is hardware the CI machines do not have, not a dependency that could be installed.
 """
 

@@ -177,6 +177,15 @@ def test_wide_and_tall_tables_run_end_to_end_with_every_job_under_2_gib(tmp_path
 # --- weak messages and tracebacks, now one line naming what to change ------------------------------------
 
 
+def test_drop_missing_that_would_drop_every_row_says_so(tmp_path):
+    # Also the one check that the config's data.drop_missing reaches the data preparation job.
+    df = table()
+    df["notes"] = np.nan
+    wd = with_table(tmp_path, df, **{"data.drop_missing": True})
+    refused(snakemake(wd, "--cores", "1", "results/data/labels.json", check=False),
+            "data.drop_missing: every one of the 200 rows", "'notes'")
+
+
 def test_a_trailing_separator_on_every_line_is_dropped_with_a_notice(tmp_path):
     df = table()
     text = df.to_csv(index=False).replace("\n", ",\n")

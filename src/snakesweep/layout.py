@@ -40,8 +40,6 @@ BASELINE_CV = f"{RESULTS}/baseline/cv.json"
 BASELINE_SCORES = f"{RESULTS}/baseline/test_scores.tsv"
 PLOTS = f"{RESULTS}/plots"
 WANDB = f"{RESULTS}/wandb"
-LOGS = f"{RESULTS}/logs"
-BENCHMARKS = f"{RESULTS}/benchmarks"
 
 
 def plot(name: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .hparams import effective
 
@@ -61,7 +61,6 @@ class Point:
     epochs: int | None = None
     resume: str | None = None
     final: bool = False
-    extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def base(self) -> str:
@@ -104,18 +103,17 @@ class Point:
                        seeds=self.seeds)
         if self.final:
             out["final"] = True
-        return {**self.extra, **out}
+        return out
 
     @classmethod
     def from_plain(cls, record: dict) -> Point:
-        known = {f.name for f in dataclasses.fields(cls)} - {"id", "extra"}
+        known = {f.name for f in dataclasses.fields(cls)} - {"id"}
         values = {k: v for k, v in record.items() if k in known}
         hparams = values.get("hparams") or {}
         values.update(draws=tuple(values.get("draws") or ()), units=tuple(values.get("units") or ()),
                       accelerator=values.get("accelerator") or hparams.get("accelerator") or "cpu",
                       params=values.get("params") or {}, hparams=hparams)
-        extra = {k: v for k, v in record.items() if k not in known and k not in ("point", "title")}
-        return cls(id=record["point"], extra=extra, **values)
+        return cls(id=record["point"], **values)
 
 
 def as_point(member: Point | dict) -> Point:

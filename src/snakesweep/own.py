@@ -61,44 +61,37 @@ def run_own_pack(*, pack: str, members: list[dict], metrics_files: list[str], sp
     failed with the reason, as a diverging built-in point is. Its W&B files stay in its folder.
     """
     from .agent import run_point
-
-    settings = {"timeout_s": timeout_s, "mode": mode, "metric": metric}
     from .gpu import pack_device
 
+    settings = {"timeout_s": timeout_s, "mode": mode, "metric": metric}
     members = [as_point(m) for m in members]
     kind = "gpu" if any(m.accelerator == "gpu" for m in members) else "cpu"
+    lines = []
     with pack_device(pack, kind) as gpu:
         # As a built-in GPU pack's: one device claimed for the pack's life, shown to the program alone.
         gpu_env = {} if gpu is None else {"CUDA_VISIBLE_DEVICES": str(gpu)}
-        return _run_members(pack, members, metrics_files, settings, gpu_env, spec_program, spec_command, metric,
-                            workdir, logs_dir, sweep_id, timeout_s, mode, paths, run_point)
-
-
-def _run_members(pack, members, metrics_files, settings, gpu_env, spec_program, spec_command, metric, workdir,
-                 logs_dir, sweep_id, timeout_s, mode, paths, run_point) -> list[dict]:
-    lines = []
-    for position, (point, metrics_file) in enumerate(zip(members, metrics_files, strict=True), 1):
-        metrics_path = Path(metrics_file)
-        folder = metrics_path.parent
-        key = cache_key(point, {"settings": settings})
-        if is_complete(layout.files(folder, PROGRAM_FILES), key):
-            lines.append({"point": point.id, "status": "complete already", "reason": ""})
-            continue
-        folder.mkdir(parents=True, exist_ok=True)
-        metrics_path.unlink(missing_ok=True)
-        log = Path(logs_dir) / f"{point.id}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        # The values in the sweep file's own nesting: a dotted name written as such stays one name.
-        nested = {tuple((paths or {}).get(name) or name.split(".")): value for name, value in point.params.items()}
-        record = run_point(point_id=point.id, params=nested, command=spec_command,
-                           program=spec_program, cwd=workdir, run_dir=folder.resolve(), metric=metric,
-                           sweep_id=sweep_id, timeout_s=timeout_s, log_path=log, mode=mode, env=gpu_env)
-        write_metric_history(layout.files(folder)["history"], metric, record.get("history") or [])
-        record.update({"params": point.params, "cache_key": key, "draws": list(point.draws),
-                       "snakesweep_version": __version__,
-                       "pack": {"id": pack, "size": len(members), "position": position}})
-        write_json(metrics_path, json_safe(record))
-        lines.append({"point": point.id, "status": record["status"], "reason": record["reason"] or ""})
+        for position, (point, metrics_file) in enumerate(zip(members, metrics_files, strict=True), 1):
+            metrics_path = Path(metrics_file)
+            folder = metrics_path.parent
+            key = cache_key(point, {"settings": settings})
+            if is_complete(layout.files(folder, PROGRAM_FILES), key):
+                lines.append({"point": point.id, "status": "complete already", "reason": ""})
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            metrics_path.unlink(missing_ok=True)
+            log = Path(logs_dir) / f"{point.id}.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            # The values in the sweep file's own nesting: a dotted name written as such stays one name.
+            nested = {tuple((paths or {}).get(name) or name.split(".")): value for name, value in point.params.items()}
+            record = run_point(point_id=point.id, params=nested, command=spec_command, program=spec_program,
+                               cwd=workdir, run_dir=folder.resolve(), metric=metric, sweep_id=sweep_id,
+                               timeout_s=timeout_s, log_path=log, mode=mode, env=gpu_env)
+            write_metric_history(layout.files(folder)["history"], metric, record.get("history") or [])
+            record.update({"params": point.params, "cache_key": key, "draws": list(point.draws),
+                           "snakesweep_version": __version__,
+                           "pack": {"id": pack, "size": len(members), "position": position}})
+            write_json(metrics_path, json_safe(record))
+            lines.append({"point": point.id, "status": record["status"], "reason": record["reason"] or ""})
     for line in lines:
         print(f"{line['point']}: {line['status']} {line['reason']}".rstrip())
     return lines

@@ -23,6 +23,8 @@ include: "workflow/rules/rounds.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tracking.smk"
 include: "workflow/rules/predict.smk"
+# Last: the crate's job records the benchmark files of every rule above.
+include: "workflow/rules/crate.smk"
 
 
 # On a cluster these run where Snakemake runs, the login node: each takes seconds, and a queued job
@@ -40,12 +42,14 @@ localrules:
     choose_best,
     evaluate_best,
     wandb_sync,
+    crate,
 
 
 rule all:
     default_target: True
     input:
         all_targets(),
+        CRATE_OUTPUTS,
 
 
 onstart:

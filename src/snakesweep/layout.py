@@ -40,10 +40,30 @@ BASELINE_CV = f"{RESULTS}/baseline/cv.json"
 BASELINE_SCORES = f"{RESULTS}/baseline/test_scores.tsv"
 PLOTS = f"{RESULTS}/plots"
 WANDB = f"{RESULTS}/wandb"
+# The run's provenance: each job's record (provenance.py), and the crate built from them (crate.py).
+PROVENANCE = f"{RESULTS}/provenance"
+CRATE = f"{RESULTS}/crate"
+CRATE_METADATA = f"{CRATE}/ro-crate-metadata.json"
+PREDICTIONS = f"{RESULTS}/predictions"
+# Made by a run for the run itself, never a result: left out of the crate.
+NOT_RESULTS = ("logs", "benchmarks", "provenance", "crate", "wandb")
 
 
 def plot(name: str) -> str:
     return f"{PLOTS}/{name}"
+
+
+def job_records(results: str | Path = RESULTS) -> Path:
+    return Path(results) / "provenance" / "jobs"
+
+
+def crate_zip(name: str) -> str:
+    """The crate as one zip, for WorkflowHub or Zenodo (which take `*.crate.zip`)."""
+    return f"{RESULTS}/{name}.crate.zip"
+
+
+def prediction(name: str) -> str:
+    return f"{PREDICTIONS}/{name}.tsv"
 
 
 def point_dir(point: str) -> Path:

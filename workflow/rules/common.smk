@@ -20,6 +20,7 @@ os.environ.update(
 from snakesweep import SnakesweepError
 from snakesweep import layout as L
 from snakesweep import resources as R
+from snakesweep.crate import crate_name, sweep_parameters
 from snakesweep.io import read_json
 from snakesweep.records import error_count
 from snakesweep.rounds import is_last, per_round, round_settings, round_size_of
@@ -271,6 +272,41 @@ def all_targets():
         *POINT_METRICS,
         *([L.plot("rungs.svg")] if ADAPTIVE and not OWN else []),
     ]
+
+
+# --- the run's crate (rules/crate.smk) ---
+
+CRATE_NAME = crate_name(config["sweep"]["file"])
+CRATE_OUTPUTS = [L.CRATE_METADATA, L.crate_zip(CRATE_NAME)]
+
+
+def crate_inputs(wildcards):
+    """Every result of the run, and the prediction asked for, if one is: the crate is made again when
+    any of them changes. Predictions made earlier are found by the crate job itself."""
+    asked = [L.prediction(config["predict"]["name"])] if config["predict"]["input"] else []
+    return [*all_targets(), *asked]
+
+
+def crate_run():
+    """What the crate job records besides the jobs' own records (snakesweep.crate.Run)."""
+    from snakemake import __version__ as snakemake_version
+
+    program = (
+        [os.path.join(PROGRAM_CFG["workdir"], SPEC.program)]
+        if OWN and SPEC.program
+        else []
+    )
+    return {
+        "name": CRATE_NAME,
+        "targets": all_targets(),
+        "sweep_parameters": sweep_parameters(config["sweep"]["file"]),
+        "benchmarks": {
+            r.name: str(r.benchmark) for r in workflow.rules if r.benchmark is not None
+        },
+        "snakemake_version": snakemake_version,
+        "accelerator": PLAN.auto_accelerator or config["train"]["accelerator"],
+        "program_files": program,
+    }
 
 
 # Snakemake does not look behind a checkpoint for new rounds while their table exists and is up to

@@ -9,10 +9,17 @@ PREDICT = config["predict"]
 
 # Seconds of work on a table already at hand: it runs where Snakemake runs.
 localrules:
-    predict,
+    predict_table,
 
 
+# The target: the prediction, and the run's crate made again with it.
 rule predict:
+    input:
+        L.prediction(PREDICT["name"]),
+        CRATE_OUTPUTS,
+
+
+rule predict_table:
     input:
         best=L.BEST,
         labels=L.DATA["labels"],
@@ -21,7 +28,7 @@ rule predict:
         table=lambda wildcards: table_input(PREDICT["input"]),
     output:
         # Named at parse time: the name is a config value (one file name, by its pattern), no wildcard.
-        f"results/predictions/{PREDICT['name']}.tsv",
+        L.prediction(PREDICT["name"]),
     log:
         f"results/logs/predict/{PREDICT['name']}.log",
     conda:

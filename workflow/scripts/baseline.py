@@ -1,6 +1,7 @@
-import sys
+from snakesweep.provenance import record_job
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
+# Output to the rule's log; the job's record (what it read and wrote, when) for the run's crate.
+record_job(snakemake)
 
 from snakesweep.baseline import fit_baseline
 from snakesweep.jobs import run_logged

@@ -1,0 +1,16 @@
+from snakesweep.provenance import record_job
+
+# Output to the rule's log; the job's record (what it read and wrote, when) for the run's crate.
+record_job(snakemake)
+
+from pathlib import Path
+
+from snakesweep.crate import Run, build
+from snakesweep.jobs import run_logged
+
+run = Run(
+    **snakemake.params.run,
+    config=dict(snakemake.config),
+    workflow_dir=Path(snakemake.scriptdir).resolve().parents[1],
+)
+print(run_logged(build, run, zip_path=snakemake.output.zip))

@@ -30,7 +30,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-PROJECT = ["Snakefile", "workflow", "config", "src", "profiles", "environment.yml"]  # rules name its conda env
+PROJECT = ["Snakefile", "workflow", "config", "src", "profiles", "environment.yml", "pyproject.toml",
+           "requirements"]  # rules name its conda env; the crate records the lock
 SWEEP = {"file": "config/sweep.yaml", "seed": 1}
 MACHINE = f"{platform.platform()}, {os.cpu_count()} cpus"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-COPY = ["Snakefile", "workflow", "config", "profiles", "src", "environment.yml"]
+COPY = ["Snakefile", "workflow", "config", "profiles", "src", "environment.yml", "pyproject.toml", "requirements"]
 IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info")
 
 
@@ -122,3 +122,11 @@ def processes_in(wd: Path, command_part: bytes = b"") -> list[int]:
             except OSError:
                 continue
     return pids
+
+
+def crate_validates(wd: Path, scratch: Path) -> None:
+    """The run's crate passes roc-validator's provenance-run-crate-0.5 at the REQUIRED level, offline."""
+    from rocrate_offline import seed_cache, validate
+
+    valid, issues = validate(wd / "results/crate", seed_cache(scratch / "http_cache"))
+    assert valid, issues

@@ -318,13 +318,15 @@ def build(run: Run, *, out_dir: str | Path = layout.CRATE, zip_path: str | Path,
     best = _read_json(layout.BEST) or {}
     models = chosen_models(best)
 
-    jobs = jobs_behind(run.targets, read_jobs(layout.job_records(results)))
+    # Predictions made by the predict target, now or in an earlier run, belong to the run too.
+    targets = [*run.targets, *sorted(p.as_posix() for p in Path(layout.PREDICTIONS).glob("*.tsv"))]
+    jobs = jobs_behind(targets, read_jobs(layout.job_records(results)))
     for job in jobs:
         job.new = previous.get(job.key) != job.record.get("started")
 
     # Files: crate path -> source path on disk.
     files: dict[str, str] = {}
-    for target in run.targets:
+    for target in targets:
         for f in expand(target):
             if in_results(f):
                 files[f] = f

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from e2e import edit_config, make_workdir, snakemake
+from e2e import crate_validates, edit_config, make_workdir, snakemake
 
 
 def read(path):
@@ -80,6 +80,15 @@ def test_the_final_model_is_retrained_on_all_rows_and_tested_once(cv_run):
     for plot in ("ranking.svg", "test_roc.svg"):
         assert (cv_run / "results/plots" / plot).stat().st_size > 1000
     assert "tied with it" in (cv_run / "results/plots/ranking.svg").read_text()
+
+
+def test_the_crate_holds_the_final_model_and_validates(cv_run, tmp_path):
+    crate_validates(cv_run, tmp_path)
+    best = read(cv_run / "results/best.json")
+    graph = {e["@id"]: e for e in read(cv_run / "results/crate/ro-crate-metadata.json")["@graph"]}
+    assert {best["final_model"]["model"], f"results/final/{best['point']}/metrics.json", "results/split/cv.npz"} <= set(graph)
+    # Units' models stay out: the crate holds the model that was tested.
+    assert not [i for i in graph if i.startswith("results/units/") or i.endswith("/model.pt") and "/final/" not in i]
 
 
 def test_a_rerun_has_nothing_to_do_and_more_repeats_train_only_the_new_units(cv_run):

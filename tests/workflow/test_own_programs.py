@@ -9,7 +9,7 @@ import shutil
 
 import pandas as pd
 import pytest
-from e2e import REPO, make_workdir, snakemake
+from e2e import REPO, crate_validates, make_workdir, snakemake
 
 PROGRAM = """\
 import json, os, sys, time
@@ -70,6 +70,9 @@ def test_a_random_sweep_runs_the_program_per_point_offline_as_the_agent_would(tm
     assert best["point"] == s.loc[0, "point"] and best["chosen_by"]["metric"] == "score"
     for plot in ("metric_by_param.svg", "top_learning_curves.svg"):
         assert (wd / "results/plots" / plot).stat().st_size > 1000
+    # The run's crate holds the program and validates as a Provenance Run Crate.
+    crate_validates(wd, tmp_path)
+    assert (wd / "results/crate/own/train.py").read_text() == PROGRAM
     # Nothing to do on a second run; an edited program is a new program: every point runs again.
     assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake(wd, "--cores", "2", "-n"))
     (wd / "own/train.py").write_text(PROGRAM + "# edited\n")
@@ -87,6 +90,9 @@ def test_bayes_rounds_propose_from_the_programs_metric(tmp_path):
     assert len(s) == 4 and sorted(s["round"]) == [0, 0, 1, 1] and (s["status"] == "ok").all()
     for _, row in s.iterrows():
         assert received(wd, row["point"])["config"]["lr"] == row["lr"]
+    crate_validates(wd, tmp_path)  # rounds: the points come from the rounds' jobs
+    graph = json.loads((wd / "results/crate/ro-crate-metadata.json").read_text())["@graph"]
+    assert {f"results/points/{p}/metrics.json" for p in s["point"]} <= {e["@id"] for e in graph}
     assert "Nothing to be done" in (lambda r: r.stdout + r.stderr)(snakemake(wd, "--cores", "2", "-n"))
 
 

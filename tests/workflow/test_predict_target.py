@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from e2e import REPO, make_workdir, snakemake
 
+from snakesweep.crate import sha256_file
 from snakesweep.io import read_tsv
 
 
@@ -31,6 +32,11 @@ def test_predict_target_end_to_end(tmp_path):
     assert np.array_equal(out["score"].to_numpy(), expected["best"].to_numpy())
     assert out["sample_id"].tolist() == rows["sample_id"].tolist()
     assert f"predicted {len(rows)} rows" in (wd / "results/logs/predict/batch1.log").read_text()
+    # The target made the run's crate again, with the prediction and the job that made it.
+    graph = {e["@id"]: e for e in json.loads((wd / "results/crate/ro-crate-metadata.json").read_text())["@graph"]}
+    made = graph["results/predictions/batch1.tsv"]
+    assert made["sha256"] == sha256_file(wd / "results/predictions/batch1.tsv")
+    assert any(e.get("name") == "predict_table" and "CreateAction" in e["@type"] for e in graph.values())
 
     rows.drop(columns="worst radius").to_csv(wd / "bad.csv", index=False)
     p = snakemake(wd, "--cores", "1", "predict", "--config", "predict={input: bad.csv, name: bad}", check=False)

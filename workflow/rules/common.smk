@@ -283,7 +283,9 @@ CRATE_OUTPUTS = [L.CRATE_METADATA, L.crate_zip(CRATE_NAME)]
 def crate_inputs(wildcards):
     """Every result of the run, and the prediction asked for, if one is: the crate is made again when
     any of them changes. Predictions made earlier are found by the crate job itself."""
-    asked = [L.prediction(config["predict"]["name"])] if config["predict"]["input"] else []
+    asked = (
+        [L.prediction(config["predict"]["name"])] if config["predict"]["input"] else []
+    )
     return [*all_targets(), *asked]
 
 
@@ -298,7 +300,6 @@ def crate_run():
     )
     return {
         "name": CRATE_NAME,
-        "targets": all_targets(),
         "sweep_parameters": sweep_parameters(config["sweep"]["file"]),
         "benchmarks": {
             r.name: str(r.benchmark) for r in workflow.rules if r.benchmark is not None

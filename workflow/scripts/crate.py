@@ -11,6 +11,8 @@ from snakesweep.jobs import run_logged
 run = Run(
     **snakemake.params.run,
     config=dict(snakemake.config),
+    # Every result of the run: the crate follows the jobs that made them back to the sources.
+    targets=list(snakemake.input),
     workflow_dir=Path(snakemake.scriptdir).resolve().parents[1],
 )
 print(run_logged(build, run, zip_path=snakemake.output.zip))

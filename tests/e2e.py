@@ -14,7 +14,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-COPY = ["Snakefile", "workflow", "config", "profiles", "src", "environment.yml", "pyproject.toml", "requirements"]
+COPY = ["Snakefile", "workflow", "config", "profiles", "src", "environment.yml", "pyproject.toml", "requirements",
+        "LICENSE"]
 IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info")
 
 

@@ -43,7 +43,7 @@ COMPLETED = "http://schema.org/CompletedActionStatus"
 COMPUTING = ("torch", "numpy", "scipy", "pandas", "scikit-learn", "lightning", "optuna", "wandb", "snakemake",
              "matplotlib", "seaborn", "pyyaml", "rocrate")
 # The workflow's own files, relative to the folder it runs from (its Snakefile's).
-WORKFLOW_GLOBS = ("Snakefile", "workflow/rules/*.smk", "workflow/scripts/*.py", "workflow/schemas/*.yaml",
+WORKFLOW_GLOBS = ("Snakefile", "LICENSE", "workflow/rules/*.smk", "workflow/scripts/*.py", "workflow/schemas/*.yaml",
                   "workflow/report/*", "src/snakesweep/*.py", "environment.yml", "pyproject.toml",
                   "requirements/*.txt")
 CONFIG = "config/config.yaml"  # the config as used, in the crate: what `reproduce` runs with

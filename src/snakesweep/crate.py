@@ -178,7 +178,7 @@ def point_companions(path: str, models: set[str], all_models: bool) -> list[str]
     p = Path(path)
     if p.name != layout.POINT_FILES["metrics"] or p.parent.parent.name not in ("points", "final"):
         return []
-    extra = [layout.files(p.parent)["history"]]
+    extra = [layout.files(p.parent)["history"], layout.files(p.parent)["curve"]]
     model = layout.files(p.parent)["model"]
     if all_models or model.as_posix() in models:
         extra.append(model)
@@ -317,6 +317,7 @@ def build(run: Run, *, out_dir: str | Path = layout.CRATE, zip_path: str | Path,
     cfg = run.config
     best = _read_json(layout.BEST) or {}
     models = chosen_models(best)
+    all_models = bool(cfg.get("crate", {}).get("models", False))
 
     # Predictions made by the predict target, now or in an earlier run, belong to the run too.
     targets = [*run.targets, *sorted(p.as_posix() for p in Path(layout.PREDICTIONS).glob("*.tsv"))]
@@ -335,8 +336,14 @@ def build(run: Run, *, out_dir: str | Path = layout.CRATE, zip_path: str | Path,
             for f in expand(path):
                 if in_results(f):
                     files[f] = f
-                    for extra in point_companions(f, models, cfg.get("crate", {}).get("models", False)):
+                    for extra in point_companions(f, models, all_models):
                         files[extra] = extra
+    # Every point of the points table, the one list of the run's points (an adaptive sweep's are written
+    # by its rounds without being named as outputs).
+    for metrics in _table_points():
+        for f in [metrics, *point_companions(metrics, models, all_models)]:
+            if Path(f).is_file():
+                files[f] = f
     for m in models:
         if Path(m).is_file():
             files[m] = m
@@ -428,6 +435,14 @@ Re-run it anywhere and compare every result, file by file:
 
 `DIR/reproduction.tsv` then gives a verdict per file.
 """
+
+
+def _table_points() -> list[str]:
+    if not Path(layout.POINTS_TABLE).is_file():
+        return []
+    from .jobs import sweep_points
+
+    return sweep_points(layout.POINTS_TABLE)[1]
 
 
 def _gpus_of(metrics_files: list[str]) -> list[str]:

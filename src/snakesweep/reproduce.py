@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import SnakesweepError, layout
-from .crate import CONFIG, COMPUTING, ENVIRONMENT, README, cpu_model, sha256_file
+from .crate import COMPUTING, CONFIG, ENVIRONMENT, README, cpu_model, sha256_file
 
 # How a run is checked, not what it computes: not part of a point's id (identity.py).
 RESULT_CODE = False
@@ -227,7 +227,8 @@ def summary_line(verdicts: list[Verdict], env_diffs: list[str]) -> tuple[bool, s
     if not bad:
         extra = f", {close} equal within tolerance" if close else ""
         return True, f"reproduced: {identical} of {n} files identical{extra}"
-    names = ", ".join(f"{v.file} ({v.verdict})" for v in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    names = ", ".join(f"{v.file} ({v.verdict})" for v in bad[:5])
+    names += f" and {len(bad) - 5} more" if len(bad) > 5 else ""
     why = f"; environment differences that may explain it: {'; '.join(env_diffs)}" if env_diffs else ""
     return False, f"not reproduced: {len(bad)} of {n} files differ: {names}{why}"
 

@@ -156,7 +156,8 @@ def test_an_unchanged_file_is_neither_read_nor_copied_again(run_dir, monkeypatch
     assert counts["new_jobs"] == 0
     # Only the files written fresh for each crate are read: the environment (its lock check) may change.
     assert all(Path(p).name in ("environment.json",) for p in read), read
-    up_to_date = [e for i, e in graph().items() if "CreateAction" in types(e) and i != "#run" and "up to date" in e["description"]]
+    jobs = [e for i, e in graph().items() if "CreateAction" in types(e) and i != "#run"]
+    up_to_date = [e for e in jobs if "up to date" in e["description"]]
     assert len(up_to_date) == 4  # the four jobs; not the run itself, which says "0 of 4 jobs"
 
 
@@ -196,3 +197,15 @@ def test_crate_name_and_sweep_parameters(tmp_path):
     f.write_text("method: random\nparameters:\n  a: {min: 0, max: 1}\n")
     assert C.crate_name(str(f)) == "snakesweep" and C.crate_name(None) == "snakesweep"
     assert C.sweep_parameters(str(f)) == {"parameters.a": {"min": 0, "max": 1}, "method": "random"}
+
+
+def test_points_of_the_points_table_are_in_even_when_no_job_names_them(run_dir):
+    # An adaptive sweep's rounds write their points' files without naming them as outputs.
+    write(layout.point("rnd111rnd111", "metrics"), "{}")
+    write(layout.point("rnd111rnd111", "history"), "epoch\n1\n")
+    write(layout.POINTS_TABLE, "point\tlr\nabc123abc123\t0.1\nrnd111rnd111\t0.2\n")
+    run = make_run()
+    C.build(run, zip_path=layout.crate_zip(run.name))
+    g = graph()
+    assert {layout.point("rnd111rnd111", "metrics"), layout.point("rnd111rnd111", "history")} <= set(g)
+    assert layout.point("rnd111rnd111", "model") not in g and "results/points/old000old000/metrics.json" not in g

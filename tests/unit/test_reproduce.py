@@ -5,7 +5,6 @@ command line answers bad input in one line. The whole command runs in tests/work
 import json
 import zipfile
 from importlib.metadata import version
-from pathlib import Path
 
 import pytest
 

@@ -86,7 +86,8 @@ def test_the_crate_holds_the_final_model_and_validates(cv_run, tmp_path):
     crate_validates(cv_run, tmp_path)
     best = read(cv_run / "results/best.json")
     graph = {e["@id"]: e for e in read(cv_run / "results/crate/ro-crate-metadata.json")["@graph"]}
-    assert {best["final_model"]["model"], f"results/final/{best['point']}/metrics.json", "results/split/cv.npz"} <= set(graph)
+    final = {best["final_model"]["model"], f"results/final/{best['point']}/metrics.json", "results/split/cv.npz"}
+    assert final <= set(graph)
     # Units' models stay out: the crate holds the model that was tested.
     assert not [i for i in graph if i.startswith("results/units/") or i.endswith("/model.pt") and "/final/" not in i]
 

@@ -161,7 +161,7 @@ def jobs_behind(targets: list[str], jobs: list[Job]) -> list[Job]:
 def in_results(path: str) -> bool:
     parts = Path(path).parts
     return (len(parts) > 1 and parts[0] == layout.RESULTS and parts[1] not in layout.NOT_RESULTS
-            and not any(p.startswith(".") for p in parts))
+            and not any(p.startswith(".") for p in parts) and not path.endswith(".crate.zip"))
 
 
 def expand(path: str) -> list[str]:
@@ -649,6 +649,10 @@ def _describe(crate, run: Run, cfg, used, env, jobs, entries, workflow_files, us
         in_files = [crate.get(f) for i in rec["inputs"] for f in expand(i) if crate.get(f) is not None]
         out_files = [crate.get(f) for o in job.results for f in [*expand(o), *_companions_in(o, entries)]
                      if crate.get(f) is not None]
+        for f in out_files:
+            if _changed_after(f.id, rec["ended"]):
+                f["description"] = (f"Changed after the job that made it ({job.name}) ended: its sha256 is of the "
+                                    "file as it is now.")
         props = {"@type": "CreateAction", "name": job.name, "startTime": rec["started"], "endTime": rec["ended"],
                  "actionStatus": COMPLETED, "description": f"The job {job.name} of the workflow's rule {job.rule}."}
         if not job.new:
@@ -712,6 +716,15 @@ def _media_type(path: str) -> str | None:
     if Path(path).name == "Snakefile":
         return "text/x-snakemake"
     return MEDIA_TYPES.get(Path(path).suffix.lower())
+
+
+def _changed_after(path: str, ended: str) -> bool:
+    """Whether a file was written after its job ended (edited by hand, say); a second of slack for
+    filesystems' coarse timestamps."""
+    try:
+        return os.stat(path).st_mtime > datetime.fromisoformat(ended).timestamp() + 1
+    except (OSError, ValueError):
+        return False
 
 
 def _unique(entities):

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from e2e import edit_config, make_workdir, snakemake
 
+from snakesweep.crate import sha256_file
 from snakesweep.gpu import count_gpus
 
 
@@ -119,8 +120,13 @@ def test_a_hand_edited_summary_changes_neither_the_best_point_nor_the_test(tmp_p
     edited.loc[edited["point"] == worst, "val_loss"] = -1.0  # the worst point made to look best
     edited.to_csv(wd / "results/summary.tsv", sep="\t", index=False)
     p = snakemake(wd, "--cores", "2")
-    assert "Nothing to be done" in said(p)
+    # Only the run's crate is made again, to hold the summary as it now is, and to say it was edited.
+    assert "rule crate" in said(p) and not re.search(r"rule (choose_best|evaluate_best|summarize|train_)", said(p))
     assert (wd / "results/best.json").read_bytes() == best
+    entry = next(e for e in json.loads((wd / "results/crate/ro-crate-metadata.json").read_text())["@graph"]
+                 if e["@id"] == "results/summary.tsv")
+    assert entry["sha256"] == sha256_file(wd / "results/summary.tsv")
+    assert "Changed after the job" in entry["description"]
     # Even when evaluation runs again, it chooses from the points' own results, never the summary.
     p = snakemake(wd, "--cores", "2", "--forcerun", "evaluate_best")
     assert json.loads((wd / "results/best.json").read_text())["point"] == json.loads(best)["point"] != worst

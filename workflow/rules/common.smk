@@ -280,15 +280,6 @@ CRATE_NAME = crate_name(config["sweep"]["file"])
 CRATE_OUTPUTS = [L.CRATE_METADATA, L.crate_zip(CRATE_NAME)]
 
 
-def crate_inputs(wildcards):
-    """Every result of the run, and the prediction asked for, if one is: the crate is made again when
-    any of them changes. Predictions made earlier are found by the crate job itself."""
-    asked = (
-        [L.prediction(config["predict"]["name"])] if config["predict"]["input"] else []
-    )
-    return [*all_targets(), *asked]
-
-
 def crate_run():
     """What the crate job records besides the jobs' own records (snakesweep.crate.Run)."""
     from snakemake import __version__ as snakemake_version

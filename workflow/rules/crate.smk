@@ -1,11 +1,12 @@
 # The run's Provenance Run Crate (src/snakesweep/crate.py): results/crate/ and its zip, built from the
 # jobs' own records of what they read and wrote. It reads every result the run makes, so it is made
-# again whenever one changes, and left alone when nothing did.
+# again whenever one changes, and left alone when nothing did. Predictions are not its inputs (they are
+# made by their own target, which makes the crate again: rules/predict.smk); it finds them on disk.
 
 
 rule crate:
     input:
-        crate_inputs,
+        results=all_targets(),
     output:
         metadata=L.CRATE_METADATA,
         zip=L.crate_zip(CRATE_NAME),

@@ -7,16 +7,27 @@ from snakesweep.predict import table_input
 PREDICT = config["predict"]
 
 
-# Seconds of work on a table already at hand: it runs where Snakemake runs.
+# Seconds of work on a table already at hand: they run where Snakemake runs.
 localrules:
     predict_table,
+    predict,
 
 
-# The target: the prediction, and the run's crate made again with it.
+# The target: the prediction, and the run's crate made again with it (the crate job's script, given the
+# prediction among the run's results). No output: asked for, it runs.
 rule predict:
     input:
-        L.prediction(PREDICT["name"]),
-        CRATE_OUTPUTS,
+        results=[L.prediction(PREDICT["name"]), *all_targets()],
+        metadata=L.CRATE_METADATA,
+        zip=L.crate_zip(CRATE_NAME),
+    log:
+        f"results/logs/predict/{PREDICT['name']}.crate.log",
+    conda:
+        "../../environment.yml"
+    params:
+        run=lambda wildcards: crate_run(),
+    script:
+        "../scripts/crate.py"
 
 
 rule predict_table:

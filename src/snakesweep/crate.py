@@ -13,6 +13,7 @@ keyed by size, mtime and inode) nor copied again (hard links into the crate's fo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -80,12 +81,15 @@ class Hashes:
         except (OSError, ValueError):
             self.known = {}
         self.used: dict[str, list] = {}
+        self.unchanged: set[str] = set()  # files as they were at the previous crate
 
     def __call__(self, file: str | Path) -> tuple[str, int]:
         st = os.stat(file)
         stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
         entry = self.known.get(str(file))
-        if not entry or entry[:3] != stamp:
+        if entry and entry[:3] == stamp:
+            self.unchanged.add(str(file))
+        else:
             entry = [*stamp, sha256_file(file)]
         self.used[str(file)] = entry
         return entry[3], st.st_size
@@ -164,25 +168,30 @@ def in_results(path: str) -> bool:
             and not any(p.startswith(".") for p in parts) and not path.endswith(".crate.zip"))
 
 
-def expand(path: str) -> list[str]:
-    """A file, or the files of a folder output (the learning curves)."""
-    p = Path(path)
-    if p.is_dir():
-        return sorted(f.as_posix() for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
-    return [p.as_posix()] if p.is_file() else []
+@functools.cache
+def expand(path: str) -> tuple[str, ...]:
+    """A file, or the files of a folder output (the learning curves). Cached for one build (build() clears
+    it): the same files are named by many jobs."""
+    if os.path.isdir(path):
+        return tuple(sorted(f.as_posix() for f in Path(path).rglob("*") if f.is_file() and not f.name.startswith(".")))
+    return (Path(path).as_posix(),) if os.path.isfile(path) else ()
+
+
+@functools.cache
+def _siblings(path: str) -> tuple[str, ...]:
+    """The files beside a point's (or final model's) metrics.json that exist: history, curve, model."""
+    folder, name = os.path.split(path)
+    if name != layout.POINT_FILES["metrics"] or os.path.basename(os.path.dirname(folder)) not in ("points", "final"):
+        return ()
+    names = (layout.POINT_FILES[k] for k in ("history", "curve", "model"))
+    return tuple(f for f in (f"{folder}/{n}" for n in names) if os.path.isfile(f))
 
 
 def point_companions(path: str, models: set[str], all_models: bool) -> list[str]:
-    """A point's (or final model's) other files beside its metrics.json: its history, and its model
-    when it is the chosen one or every model is asked for."""
-    p = Path(path)
-    if p.name != layout.POINT_FILES["metrics"] or p.parent.parent.name not in ("points", "final"):
-        return []
-    extra = [layout.files(p.parent)["history"], layout.files(p.parent)["curve"]]
-    model = layout.files(p.parent)["model"]
-    if all_models or model.as_posix() in models:
-        extra.append(model)
-    return [f.as_posix() for f in extra if f.is_file()]
+    """A point's (or final model's) other files beside its metrics.json: its history and learning curve,
+    and its model when it is the chosen one or every model is asked for."""
+    model = layout.POINT_FILES["model"]
+    return [f for f in _siblings(path) if not f.endswith("/" + model) or all_models or f in models]
 
 
 def chosen_models(best: dict) -> set[str]:
@@ -191,15 +200,6 @@ def chosen_models(best: dict) -> set[str]:
 
 
 # --- the environment ---
-
-
-def _version(dist: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return None
 
 
 def cpu_model() -> str:
@@ -229,13 +229,14 @@ def environment(*, workflow_dir: str | Path, gpus: list[str], lock_dir: str | Pa
     """The machine and the packages of this run. GPU names come from the points that trained on one."""
     from . import lock
 
+    versions = lock.installed()
     env = {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
-        "packages": {d: _version(d) for d in COMPUTING if _version(d)},
+        "packages": {d: versions[lock.canonical(d)] for d in COMPUTING if lock.canonical(d) in versions},
         "snakesweep": __version__,
         "git": git_commit(workflow_dir),
         "gpus": sorted(set(gpus)),
@@ -245,7 +246,7 @@ def environment(*, workflow_dir: str | Path, gpus: list[str], lock_dir: str | Pa
 
         env["cuda"] = torch.version.cuda
         env["gpu_driver"] = gpu_driver()
-    env["lock"] = lock.compare_installed(Path(lock_dir or workflow_dir) / lock.FOLDER)
+    env["lock"] = lock.compare_installed(Path(lock_dir or workflow_dir) / lock.FOLDER, versions)
     return env
 
 
@@ -311,6 +312,8 @@ def build(run: Run, *, out_dir: str | Path = layout.CRATE, zip_path: str | Path,
 
     base = Path.cwd()
     out_dir = Path(out_dir)
+    expand.cache_clear()
+    _siblings.cache_clear()
     state_dir = Path(results) / "provenance"
     hashes = Hashes(state_dir / "hashes.json")
     previous = _read_json(state_dir / "crated.json") or {}
@@ -397,9 +400,13 @@ def build(run: Run, *, out_dir: str | Path = layout.CRATE, zip_path: str | Path,
         warnings.simplefilter("ignore")  # "No source": the files are laid out by _sync, not by ro-crate-py
         _describe(crate, run, cfg, used, env, jobs, entries, workflow_files, user_files, data_url, best)
         crate.metadata.write(out_dir)
+    kept = state_dir / "crate.zip"  # the last zip, which Snakemake deletes before the job runs again
+    _zip(out_dir, Path(zip_path), previous=kept, unchanged={Path(f).relative_to(out_dir).as_posix()
+                                                            for f in hashes.unchanged})
+    link_or_copy(zip_path, kept)
+    # Saved last: a crate job that fails before this leaves the previous state, which still fits the kept zip.
     hashes.save()
     write_text(state_dir / "crated.json", json.dumps({j.key: j.record.get("started") for j in jobs}, indent=1))
-    _zip(out_dir, Path(zip_path))
     return {"files": len(entries), "jobs": len(jobs), "new_jobs": sum(j.new for j in jobs)}
 
 
@@ -477,19 +484,53 @@ def _sync(out_dir: Path, linked: dict[str, str], generated: dict[str, str]) -> N
             write_text(dst, text)
 
 
-def _zip(out_dir: Path, zip_path: Path) -> None:
+def _zip(out_dir: Path, zip_path: Path, previous: Path | None = None, unchanged: frozenset | set = frozenset()) -> None:
     """The crate's folder as one zip. Entries in order with a fixed date: the same crate, the same bytes
-    (the metadata's own dates aside)."""
+    (the metadata's own dates aside). A file unchanged since the previous zip is copied from it as it was
+    compressed there, not compressed again."""
+    old = None
+    if previous is not None and unchanged and zipfile.is_zipfile(previous):
+        old = zipfile.ZipFile(previous)
     tmp = zip_path.with_name(zip_path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-        for f in sorted(p for p in out_dir.rglob("*") if p.is_file()):
-            info = zipfile.ZipInfo(f.relative_to(out_dir).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            with open(f, "rb") as src, zf.open(info, "w") as dst:
-                while chunk := src.read(1 << 20):
-                    dst.write(chunk)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for f in sorted(p for p in out_dir.rglob("*") if p.is_file()):
+                rel = f.relative_to(out_dir).as_posix()
+                info = old.NameToInfo.get(rel) if old is not None and rel in unchanged else None
+                if info is not None and not info.flag_bits & 0x08:
+                    _copy_entry(old, info, zf)
+                    continue
+                info = zipfile.ZipInfo(rel, date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                with open(f, "rb") as src, zf.open(info, "w") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+    finally:
+        if old is not None:
+            old.close()
     os.replace(tmp, zip_path)
+
+
+def _copy_entry(src: zipfile.ZipFile, info: zipfile.ZipInfo, dst: zipfile.ZipFile) -> None:
+    """One entry of a zip into another, its compressed bytes as they are. zipfile has no public way to
+    do this; it uses what ZipFile.writestr does (the local header, the file list, the directory's start)."""
+    import copy
+    import struct
+
+    src.fp.seek(info.header_offset)
+    header = src.fp.read(zipfile.sizeFileHeader)
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    src.fp.seek(info.header_offset + zipfile.sizeFileHeader + name_len + extra_len)
+    data = src.fp.read(info.compress_size)
+    entry = copy.copy(info)
+    entry.header_offset = dst.fp.tell()
+    dst.fp.write(entry.FileHeader())
+    dst.fp.write(data)
+    dst.filelist.append(entry)
+    dst.NameToInfo[entry.filename] = entry
+    dst.start_dir = dst.fp.tell()
+    dst._didModify = True
 
 
 def _license(value: str) -> str:
@@ -523,11 +564,13 @@ def _describe(crate, run: Run, cfg, used, env, jobs, entries, workflow_files, us
     def context(id_, props):
         return crate.add(ContextEntity(crate, id_, properties=props))
 
+    # Our own index of the crate's files: ro-crate-py's lookup of an id it lacks scans every entity.
+    added = {}
+
     def add_file(rel, props=None):
-        existing = crate.get(rel)
-        if existing is not None:
-            return existing
-        return crate.add_file(dest_path=rel, properties={**entries[rel], **(props or {})})
+        if rel not in added:
+            added[rel] = crate.add_file(dest_path=rel, properties={**entries[rel], **(props or {})})
+        return added[rel]
 
     now = datetime.now(UTC).isoformat(timespec="seconds")
     root = crate.root_dataset
@@ -635,7 +678,7 @@ def _describe(crate, run: Run, cfg, used, env, jobs, entries, workflow_files, us
     for f in (layout.BEST, layout.SUMMARY):
         if f in entries:
             p = param(f"#param-file-{f}", f, "File")
-            crate.get(f)["exampleOfWork"] = _ref(p)
+            added[f]["exampleOfWork"] = _ref(p)
             out_params.append(p)
     wf["input"] = [_ref(p) for p in [*inputs, *file_params.values()]]
     wf["output"] = [_ref(p) for p in out_params]
@@ -646,9 +689,8 @@ def _describe(crate, run: Run, cfg, used, env, jobs, entries, workflow_files, us
     controls, starts, ends = [], [], []
     for job in jobs:
         rec = job.record
-        in_files = [crate.get(f) for i in rec["inputs"] for f in expand(i) if crate.get(f) is not None]
-        out_files = [crate.get(f) for o in job.results for f in [*expand(o), *_companions_in(o, entries)]
-                     if crate.get(f) is not None]
+        in_files = [added[f] for i in rec["inputs"] for f in expand(i) if f in added]
+        out_files = [added[f] for o in job.results for f in [*expand(o), *_siblings(o)] if f in added]
         for f in out_files:
             if _changed_after(f.id, rec["ended"]):
                 f["description"] = (f"Changed after the job that made it ({job.name}) ended: its sha256 is of the "
@@ -734,13 +776,6 @@ def _unique(entities):
             seen.add(e.id)
             out.append(e)
     return out
-
-
-def _companions_in(path: str, entries: dict) -> list[str]:
-    p = Path(path)
-    if p.name != layout.POINT_FILES["metrics"]:
-        return []
-    return [f.as_posix() for f in layout.files(p.parent, ("history", "model")).values() if f.as_posix() in entries]
 
 
 def _resources(pattern: str | None, record: dict, key: str) -> list[dict]:

@@ -74,4 +74,7 @@ def run_logged(fn, *args, **kwargs):
             raise
         message = f"{err.strerror}: '{err.filename}'" + FILE_HINTS.get(err.errno, "")
     print(f"snakesweep: error: {message}", file=sys.stderr, flush=True)
+    from .provenance import mark_failed
+
+    mark_failed()
     sys.exit(1)

@@ -55,23 +55,33 @@ def applies(pin: dict) -> bool:
     return Marker(pin["marker"]).evaluate()
 
 
-def compare_installed(folder: str | Path) -> dict:
+def installed() -> dict[str, str]:
+    """Every installed distribution's version by canonical name, from one scan of the environment."""
+    from importlib.metadata import distributions
+
+    out = {}
+    for dist in distributions():
+        name = dist.metadata["Name"]
+        if name:
+            out.setdefault(canonical(name), dist.version)
+    return out
+
+
+def compare_installed(folder: str | Path, versions: dict[str, str] | None = None) -> dict:
     """Whether the installed packages are the ones the lock for this Python pins (a local build label
     such as torch's `+cpu` matches its version, as pip's `==` does)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     from packaging.specifiers import SpecifierSet
 
     path = Path(folder) / lock_name()
     if not path.is_file():
         return {"file": f"{FOLDER}/{path.name}", "matches": None, "note": "no lock for this Python"}
+    versions = installed() if versions is None else versions
     differences = []
     for name, pin in sorted(read_lock(path).items()):
         if not applies(pin):
             continue
-        try:
-            have = version(name)
-        except PackageNotFoundError:
+        have = versions.get(name)
+        if have is None:
             differences.append(f"{name}: {pin['version']} locked, not installed")
             continue
         if not SpecifierSet(f"=={pin['version']}").contains(have, prereleases=True):

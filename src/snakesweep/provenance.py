@@ -70,10 +70,26 @@ def write_record(record: dict, results: str | Path = layout.RESULTS) -> Path | N
     return path
 
 
+_failed = False
+
+
+def mark_failed() -> None:
+    """The job is failing (jobs.run_logged calls this before it exits with an error): no record."""
+    global _failed
+    _failed = True
+
+
 def record_job(smk) -> None:
     """Start a job: its output (stdout and stderr) goes to the rule's log, and its record is written when
-    the interpreter exits, if every output is there."""
+    the interpreter exits, if the job did not fail and every output is there."""
     if smk.log:
         sys.stderr = sys.stdout = open(smk.log[0], "w", buffering=1)  # noqa: SIM115 (open for the job's life)
     started = now()
-    atexit.register(lambda: write_record(job_record(smk, started, now())))
+    hook = sys.excepthook
+
+    def failing(*exc):
+        mark_failed()
+        hook(*exc)
+
+    sys.excepthook = failing
+    atexit.register(lambda: None if _failed else write_record(job_record(smk, started, now())))

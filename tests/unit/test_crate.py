@@ -209,3 +209,28 @@ def test_points_of_the_points_table_are_in_even_when_no_job_names_them(run_dir):
     g = graph()
     assert {layout.point("rnd111rnd111", "metrics"), layout.point("rnd111rnd111", "history")} <= set(g)
     assert layout.point("rnd111rnd111", "model") not in g and "results/points/old000old000/metrics.json" not in g
+
+
+def test_the_zip_made_again_reuses_unchanged_entries_and_equals_a_fresh_one(run_dir, monkeypatch):
+    run = make_run()
+    C.build(run, zip_path=layout.crate_zip(run.name))
+    Path(layout.SUMMARY).unlink()
+    write(layout.SUMMARY, "point\tval_loss\nabc123abc123\t0.3\n")
+    compressed = []
+    real = C.zipfile.ZipFile.open
+
+    def opened(self, name, mode="r", **kw):
+        if mode == "w":
+            compressed.append(getattr(name, "filename", name))
+        return real(self, name, mode, **kw)
+
+    monkeypatch.setattr(C.zipfile.ZipFile, "open", opened)
+    C.build(run, zip_path=layout.crate_zip(run.name))
+    monkeypatch.setattr(C.zipfile.ZipFile, "open", real)
+    # Compressed again: the changed summary and the metadata; the rest copied from the previous zip.
+    assert sorted(compressed) == ["results/summary.tsv", "ro-crate-metadata.json"]
+    again = Path(layout.crate_zip(run.name)).read_bytes()
+    C._zip(Path("results/crate"), Path("fresh.zip"))
+    assert Path("fresh.zip").read_bytes() == again
+    with zipfile.ZipFile(layout.crate_zip(run.name)) as zf:
+        assert zf.testzip() is None and zf.read("results/summary.tsv").endswith(b"0.3\n")

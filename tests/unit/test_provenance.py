@@ -60,3 +60,22 @@ def test_a_job_writes_its_record_and_log_as_it_exits(tmp_path):
     records = list((tmp_path / "results/provenance/jobs/split").glob("*.json"))
     rec = json.loads(records[0].read_text())
     assert len(records) == 1 and rec["outputs"] == ["results/out.txt"] and rec["started"] <= rec["ended"]
+
+
+def test_a_failed_job_leaves_no_record(tmp_path):
+    for ending in ("raise RuntimeError('boom')", "from snakesweep.jobs import run_logged\n"
+                   "from snakesweep import SnakesweepError\n"
+                   "def bad():\n    raise SnakesweepError('bad input')\nrun_logged(bad)"):
+        script = textwrap.dedent(f"""
+            import sys
+            sys.path.insert(0, {str(Path(__file__).parent)!r})
+            from test_provenance import Named
+            from snakesweep.provenance import record_job
+            smk = type("Smk", (), {{"rule": "split", "wildcards": Named([]), "input": Named([]),
+                                    "output": Named(["out.txt"]), "log": Named(["job.log"]), "threads": 1}})()
+            record_job(smk)
+            open("out.txt", "w").write("written, then the job failed")
+            """) + ending + "\n"
+        p = subprocess.run([sys.executable, "-c", script], cwd=tmp_path)
+        assert p.returncode != 0 and (tmp_path / "out.txt").is_file()
+        assert not list(tmp_path.rglob("provenance/jobs/*/*.json")), ending

@@ -8,11 +8,12 @@ is a CreateAction of its rule's tool, the run a CreateAction of the workflow who
 config key and sweep parameter, and Snakemake the engine of an OrganizeAction.
 
 A crate is rebuilt when any result changed; files that did not change are neither hashed again (a cache
-keyed by size, mtime and inode) nor copied again (hard links into the crate's folder).
+keyed by size and mtime) nor copied again (hard links into the crate's folder).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -71,8 +72,8 @@ def sha256_file(path: str | Path) -> str:
 
 
 class Hashes:
-    """sha256 of files, kept between crates by size, mtime and inode: a file that did not change is not
-    read again."""
+    """sha256 of files, kept between crates by size and modification time (as make and rsync judge a file):
+    a file that did not change is not read again, even in a results folder moved or restored elsewhere."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -85,14 +86,14 @@ class Hashes:
 
     def __call__(self, file: str | Path) -> tuple[str, int]:
         st = os.stat(file)
-        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+        stamp = [st.st_size, st.st_mtime_ns]
         entry = self.known.get(str(file))
-        if entry and entry[:3] == stamp:
+        if entry and entry[:2] == stamp:
             self.unchanged.add(str(file))
         else:
             entry = [*stamp, sha256_file(file)]
         self.used[str(file)] = entry
-        return entry[3], st.st_size
+        return entry[2], st.st_size
 
     def save(self) -> None:
         write_text(self.path, json.dumps(self.used, sort_keys=True))
@@ -461,21 +462,36 @@ def _gpus_of(metrics_files: list[str]) -> list[str]:
     return gpus
 
 
+def _files_in(folder: Path) -> list[str]:
+    """Every file under a folder, by its path relative to it (os.walk: a crate holds thousands)."""
+    out = []
+    for root, _dirs, names in os.walk(folder):
+        rel = os.path.relpath(root, folder)
+        out += [name if rel == "." else f"{rel}/{name}".replace(os.sep, "/") for name in names]
+    return out
+
+
 def _sync(out_dir: Path, linked: dict[str, str], generated: dict[str, str]) -> None:
     """The crate's folder holds exactly these files: links to the run's files (made again only for a file
     that changed), the generated ones written, anything else removed."""
     keep = {*linked, *generated, "ro-crate-metadata.json"}
-    for f in sorted(out_dir.rglob("*"), reverse=True):
-        rel = f.relative_to(out_dir).as_posix()
-        if f.is_file() and rel not in keep:
-            f.unlink()
-        elif f.is_dir() and not any(f.iterdir()):
-            f.rmdir()
+    stale = [rel for rel in _files_in(out_dir) if rel not in keep]
+    for rel in stale:
+        os.unlink(out_dir / rel)
+    for root, _dirs, _names in os.walk(out_dir, topdown=False) if stale else ():
+        if root != str(out_dir):
+            with contextlib.suppress(OSError):  # not empty: it holds files that stay
+                os.rmdir(root)
+    base = str(out_dir)
     for rel, src in linked.items():
-        dst = out_dir / rel
-        if dst.exists() and os.path.samefile(src, dst):
-            continue
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst = f"{base}/{rel}"
+        try:
+            a, b = os.stat(src), os.stat(dst)
+            if (a.st_ino, a.st_dev) == (b.st_ino, b.st_dev):
+                continue
+        except FileNotFoundError:
+            pass
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
         link_or_copy(src, dst)
     for rel, text in generated.items():
         dst = out_dir / rel
@@ -494,8 +510,8 @@ def _zip(out_dir: Path, zip_path: Path, previous: Path | None = None, unchanged:
     tmp = zip_path.with_name(zip_path.name + ".tmp")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for f in sorted(p for p in out_dir.rglob("*") if p.is_file()):
-                rel = f.relative_to(out_dir).as_posix()
+            for rel in sorted(_files_in(out_dir)):
+                f = out_dir / rel
                 info = old.NameToInfo.get(rel) if old is not None and rel in unchanged else None
                 if info is not None and not info.flag_bits & 0x08:
                     _copy_entry(old, info, zf)

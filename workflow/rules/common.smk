@@ -280,6 +280,13 @@ CRATE_NAME = crate_name(config["sweep"]["file"])
 CRATE_OUTPUTS = [L.CRATE_METADATA, L.crate_zip(CRATE_NAME)]
 
 
+def crate_inputs():
+    """What the crate job reads: the run's results but each point's metrics.json, whose changes reach it
+    through the summary; the crate follows the jobs back from these to every point."""
+    per_point = set(POINT_METRICS)
+    return [t for t in all_targets() if t not in per_point]
+
+
 def crate_run():
     """What the crate job records besides the jobs' own records (snakesweep.crate.Run)."""
     from snakemake import __version__ as snakemake_version

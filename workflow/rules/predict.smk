@@ -17,7 +17,7 @@ localrules:
 # prediction among the run's results). No output: asked for, it runs.
 rule predict:
     input:
-        results=[L.prediction(PREDICT["name"]), *all_targets()],
+        results=[L.prediction(PREDICT["name"]), *crate_inputs()],
         metadata=L.CRATE_METADATA,
         zip=L.crate_zip(CRATE_NAME),
     log:

@@ -14,8 +14,8 @@ keyed by size and mtime) nor copied again (hard links into the crate's folder).
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
-import hashlib
 import json
 import os
 import platform
@@ -28,7 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__, layout
-from .io import link_or_copy, write_text
+from .data import sha256_file
+from .io import link_or_copy, load_yaml, read_json, write_text
 
 # How a run is recorded, not what it computes: not part of a point's id (identity.py).
 RESULT_CODE = False
@@ -61,14 +62,6 @@ BENCHMARK_DOCS = "https://snakemake.readthedocs.io/en/stable/snakefiles/rules.ht
 BIOSCHEMAS_WORKFLOW = "https://bioschemas.org/profiles/ComputationalWorkflow/1.0-RELEASE"
 README = "README.md"
 SPDX = re.compile(r"^[A-Za-z0-9.+-]+$")
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class Hashes:
@@ -226,7 +219,7 @@ def git_commit(folder: str | Path) -> dict | None:
         return None
 
 
-def environment(*, workflow_dir: str | Path, gpus: list[str], lock_dir: str | Path | None = None) -> dict:
+def environment(*, workflow_dir: str | Path, gpus: list[str]) -> dict:
     """The machine and the packages of this run. GPU names come from the points that trained on one."""
     from . import lock
 
@@ -247,7 +240,7 @@ def environment(*, workflow_dir: str | Path, gpus: list[str], lock_dir: str | Pa
 
         env["cuda"] = torch.version.cuda
         env["gpu_driver"] = gpu_driver()
-    env["lock"] = lock.compare_installed(Path(lock_dir or workflow_dir) / lock.FOLDER, versions)
+    env["lock"] = lock.compare_installed(Path(workflow_dir) / lock.FOLDER, versions)
     return env
 
 
@@ -315,7 +308,7 @@ def build(run: Run, *, out_dir: str | Path = layout.CRATE, zip_path: str | Path,
     out_dir = Path(out_dir)
     expand.cache_clear()
     _siblings.cache_clear()
-    state_dir = Path(results) / "provenance"
+    state_dir = layout.provenance_dir(results)
     hashes = Hashes(state_dir / "hashes.json")
     previous = _read_json(state_dir / "crated.json") or {}
     cfg = run.config
@@ -353,7 +346,7 @@ def build(run: Run, *, out_dir: str | Path = layout.CRATE, zip_path: str | Path,
             files[m] = m
 
     # The user's own files, by where they lie in the crate: the config as used names those paths.
-    used = json.loads(json.dumps(cfg))
+    used = copy.deepcopy(cfg)
     user_files: dict[str, str] = {}
     sweep_file = used["sweep"]["file"]
     if sweep_file and Path(sweep_file).is_file():
@@ -377,8 +370,7 @@ def build(run: Run, *, out_dir: str | Path = layout.CRATE, zip_path: str | Path,
 
     out_dir.mkdir(parents=True, exist_ok=True)
     # Written fresh: the config as used, and the environment.
-    env = environment(workflow_dir=run.workflow_dir,
-                      gpus=_gpus_of([f for f in files if f.endswith("metrics.json")]))
+    env = environment(workflow_dir=run.workflow_dir, gpus=_gpus_of(layout.SUMMARY))
     # What `auto` resolved to (a point's id names its accelerator): `reproduce` resolves it the same way.
     env["accelerator"] = run.accelerator
     generated = {
@@ -412,8 +404,9 @@ def build(run: Run, *, out_dir: str | Path = layout.CRATE, zip_path: str | Path,
 
 
 def _read_json(path) -> dict | None:
+    """A state file of an earlier crate, or None when there is none (or it was cut short)."""
     try:
-        return json.loads(Path(path).read_text())
+        return read_json(path)
     except (OSError, ValueError):
         return None
 
@@ -453,13 +446,16 @@ def _table_points() -> list[str]:
     return sweep_points(layout.POINTS_TABLE)[1]
 
 
-def _gpus_of(metrics_files: list[str]) -> list[str]:
-    gpus = []
-    for f in metrics_files:
-        device = (_read_json(f) or {}).get("device")
-        if isinstance(device, str) and device not in ("cpu", ""):
-            gpus.append(device)
-    return gpus
+def _gpus_of(summary: str) -> list[str]:
+    """The GPUs the points trained on, from the summary's `device` column (one file, not every point's)."""
+    import csv
+
+    try:
+        with open(summary, newline="") as fh:
+            devices = {row.get("device") or "" for row in csv.DictReader(fh, delimiter="\t")}
+    except OSError:
+        return []
+    return sorted(d for d in devices if d not in ("cpu", ""))
 
 
 def _files_in(folder: Path) -> list[str]:
@@ -531,7 +527,6 @@ def _zip(out_dir: Path, zip_path: Path, previous: Path | None = None, unchanged:
 def _copy_entry(src: zipfile.ZipFile, info: zipfile.ZipInfo, dst: zipfile.ZipFile) -> None:
     """One entry of a zip into another, its compressed bytes as they are. zipfile has no public way to
     do this; it uses what ZipFile.writestr does (the local header, the file list, the directory's start)."""
-    import copy
     import struct
 
     src.fp.seek(info.header_offset)
@@ -821,16 +816,23 @@ def _resources(pattern: str | None, record: dict, key: str) -> list[dict]:
 # --- what the rule passes ---
 
 
-def crate_name(sweep_file: str | None) -> str:
+def read_sweep(sweep_file: str | None) -> dict:
+    """The sweep file as written (already checked by the plan), read once for crate_name and
+    sweep_parameters."""
+    if not sweep_file or not Path(sweep_file).is_file():
+        return {}
+    raw = load_yaml(sweep_file, "sweep.file")
+    return raw if isinstance(raw, dict) else {}
+
+
+def crate_name(sweep: dict) -> str:
     """The zip's name: the sweep file's `name` (as a file name), else `snakesweep`."""
-    raw = _sweep_yaml(sweep_file)
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", str(raw.get("name") or "")).strip(".-")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", str(sweep.get("name") or "")).strip(".-")
     return name or "snakesweep"
 
 
-def sweep_parameters(sweep_file: str | None) -> dict:
+def sweep_parameters(sweep: dict) -> dict:
     """The sweep file's parameters as written (nested ones by their dotted name), its method and metric."""
-    raw = _sweep_yaml(sweep_file)
     out = {}
 
     def walk(params: dict, prefix: str = "") -> None:
@@ -840,18 +842,8 @@ def sweep_parameters(sweep_file: str | None) -> dict:
             else:
                 out[f"parameters.{prefix}{name}"] = body
 
-    walk(raw.get("parameters") or {})
+    walk(sweep.get("parameters") or {})
     for key in ("method", "metric", "early_terminate", "program", "command"):
-        if key in raw:
-            out[key] = raw[key]
+        if key in sweep:
+            out[key] = sweep[key]
     return out
-
-
-def _sweep_yaml(sweep_file: str | None) -> dict:
-    import yaml
-
-    try:
-        raw = yaml.safe_load(Path(sweep_file).read_text()) if sweep_file else {}
-    except (OSError, yaml.YAMLError):
-        return {}
-    return raw if isinstance(raw, dict) else {}

@@ -41,7 +41,6 @@ BASELINE_SCORES = f"{RESULTS}/baseline/test_scores.tsv"
 PLOTS = f"{RESULTS}/plots"
 WANDB = f"{RESULTS}/wandb"
 # The run's provenance: each job's record (provenance.py), and the crate built from them (crate.py).
-PROVENANCE = f"{RESULTS}/provenance"
 CRATE = f"{RESULTS}/crate"
 CRATE_METADATA = f"{CRATE}/ro-crate-metadata.json"
 PREDICTIONS = f"{RESULTS}/predictions"
@@ -53,8 +52,13 @@ def plot(name: str) -> str:
     return f"{PLOTS}/{name}"
 
 
+def provenance_dir(results: str | Path = RESULTS) -> Path:
+    """The jobs' records and the crate's own state (its hash cache, its last zip): never in a crate."""
+    return Path(results) / "provenance"
+
+
 def job_records(results: str | Path = RESULTS) -> Path:
-    return Path(results) / "provenance" / "jobs"
+    return provenance_dir(results) / "jobs"
 
 
 def crate_zip(name: str) -> str:

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import SnakesweepError, layout
-from .crate import COMPUTING, CONFIG, ENVIRONMENT, README, cpu_model, sha256_file
+from .crate import COMPUTING, CONFIG, ENVIRONMENT, README, cpu_model
+from .data import sha256_file
 
 # How a run is checked, not what it computes: not part of a point's id (identity.py).
 RESULT_CODE = False
@@ -109,17 +110,15 @@ def check_files(crate_dir: Path, files: dict[str, str]) -> None:
 def environment_differences(recorded: dict) -> list[str]:
     """What differs between the recorded machine and packages and this one, as 'torch 2.13.0 recorded,
     2.12.1 here'."""
-    from importlib.metadata import PackageNotFoundError, version
+    from .lock import canonical, installed
 
+    versions = installed()
     out = []
     if recorded.get("python") != platform.python_version():
         out.append(f"Python {recorded.get('python')} recorded, {platform.python_version()} here")
     for dist in sorted(set(recorded.get("packages", {})) | set(COMPUTING)):
         was = recorded.get("packages", {}).get(dist)
-        try:
-            now = version(dist)
-        except PackageNotFoundError:
-            now = None
+        now = versions.get(canonical(dist))
         if was != now and (was or now):
             out.append(f"{dist} {was or 'absent'} recorded, {now or 'absent'} here")
     if recorded.get("cpu") and recorded.get("cpu") != cpu_model():

@@ -59,8 +59,9 @@ def run_dir(tmp_path, monkeypatch):
 def make_run(config=None, **changes):
     cfg = json.loads(json.dumps(config or CONFIG))
     cfg["sweep"]["file"] = "config/sweep.yaml"
-    return C.Run(name=C.crate_name("config/sweep.yaml"), config=cfg, targets=[layout.SUMMARY, layout.BEST],
-                 sweep_parameters=C.sweep_parameters("config/sweep.yaml"),
+    sweep = C.read_sweep("config/sweep.yaml")
+    return C.Run(name=C.crate_name(sweep), config=cfg, targets=[layout.SUMMARY, layout.BEST],
+                 sweep_parameters=C.sweep_parameters(sweep),
                  benchmarks={"prepare_data": "results/benchmarks/prepare_data.tsv"}, workflow_dir=REPO,
                  snakemake_version="9.27.1", accelerator="cpu", **changes)
 
@@ -195,8 +196,8 @@ def test_user_files_are_placed_without_their_machine_path(tmp_path, path, expect
 def test_crate_name_and_sweep_parameters(tmp_path):
     f = tmp_path / "s.yaml"
     f.write_text("method: random\nparameters:\n  a: {min: 0, max: 1}\n")
-    assert C.crate_name(str(f)) == "snakesweep" and C.crate_name(None) == "snakesweep"
-    assert C.sweep_parameters(str(f)) == {"parameters.a": {"min": 0, "max": 1}, "method": "random"}
+    assert C.crate_name(C.read_sweep(str(f))) == "snakesweep" and C.crate_name(C.read_sweep(None)) == "snakesweep"
+    assert C.sweep_parameters(C.read_sweep(str(f))) == {"parameters.a": {"min": 0, "max": 1}, "method": "random"}
 
 
 def test_points_of_the_points_table_are_in_even_when_no_job_names_them(run_dir):

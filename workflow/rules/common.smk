@@ -20,7 +20,7 @@ os.environ.update(
 from snakesweep import SnakesweepError
 from snakesweep import layout as L
 from snakesweep import resources as R
-from snakesweep.crate import crate_name, sweep_parameters
+from snakesweep.crate import crate_name, read_sweep, sweep_parameters
 from snakesweep.io import read_json
 from snakesweep.records import error_count
 from snakesweep.rounds import is_last, per_round, round_settings, round_size_of
@@ -276,7 +276,8 @@ def all_targets():
 
 # --- the run's crate (rules/crate.smk) ---
 
-CRATE_NAME = crate_name(config["sweep"]["file"])
+SWEEP_WRITTEN = read_sweep(config["sweep"]["file"])
+CRATE_NAME = crate_name(SWEEP_WRITTEN)
 CRATE_OUTPUTS = [L.CRATE_METADATA, L.crate_zip(CRATE_NAME)]
 
 
@@ -298,7 +299,7 @@ def crate_run():
     )
     return {
         "name": CRATE_NAME,
-        "sweep_parameters": sweep_parameters(config["sweep"]["file"]),
+        "sweep_parameters": sweep_parameters(SWEEP_WRITTEN),
         "benchmarks": {
             r.name: str(r.benchmark) for r in workflow.rules if r.benchmark is not None
         },

@@ -380,7 +380,8 @@ def build(run: Run, *, out_dir: str | Path = layout.CRATE, zip_path: str | Path,
     }
     layout_files = {**workflow_files, **user_files, **files}
     layout_files = {k: v for k, v in layout_files.items() if k not in generated}
-    _sync(out_dir, layout_files, generated)
+    placed = {Path(k).relative_to(out_dir).as_posix() for k in hashes.known if Path(k).is_relative_to(out_dir)}
+    foreign = _sync(out_dir, layout_files, generated, placed)
 
     entries = {}
     for rel in sorted({*layout_files, *generated}):
@@ -394,13 +395,14 @@ def build(run: Run, *, out_dir: str | Path = layout.CRATE, zip_path: str | Path,
         _describe(crate, run, cfg, used, env, jobs, entries, workflow_files, user_files, data_url, best)
         crate.metadata.write(out_dir)
     kept = state_dir / "crate.zip"  # the last zip, which Snakemake deletes before the job runs again
-    _zip(out_dir, Path(zip_path), previous=kept, unchanged={Path(f).relative_to(out_dir).as_posix()
-                                                            for f in hashes.unchanged})
+    _zip(out_dir, Path(zip_path), previous=kept, files=[*entries, "ro-crate-metadata.json"],
+         unchanged={Path(f).relative_to(out_dir).as_posix() for f in hashes.unchanged})
     link_or_copy(zip_path, kept)
     # Saved last: a crate job that fails before this leaves the previous state, which still fits the kept zip.
     hashes.save()
     write_text(state_dir / "crated.json", json.dumps({j.key: j.record.get("started") for j in jobs}, indent=1))
-    return {"files": len(entries), "jobs": len(jobs), "new_jobs": sum(j.new for j in jobs)}
+    counts = {"files": len(entries), "jobs": len(jobs), "new_jobs": sum(j.new for j in jobs)}
+    return {**counts, "left as they are, not in the crate": foreign} if foreign else counts
 
 
 def _read_json(path) -> dict | None:
@@ -467,17 +469,20 @@ def _files_in(folder: Path) -> list[str]:
     return out
 
 
-def _sync(out_dir: Path, linked: dict[str, str], generated: dict[str, str]) -> None:
-    """The crate's folder holds exactly these files: links to the run's files (made again only for a file
-    that changed), the generated ones written, anything else removed."""
+def _sync(out_dir: Path, linked: dict[str, str], generated: dict[str, str], placed: set[str]) -> list[str]:
+    """The crate's folder holds these files: links to the run's files (made again only for a file that
+    changed) and the generated ones. Files an earlier crate placed there and this one does not hold are
+    removed; any other file (one a user put there) is left as it is, out of the crate and its zip, and
+    returned, to be named in the log."""
     keep = {*linked, *generated, "ro-crate-metadata.json"}
-    stale = [rel for rel in _files_in(out_dir) if rel not in keep]
-    for rel in stale:
-        os.unlink(out_dir / rel)
-    for root, _dirs, _names in os.walk(out_dir, topdown=False) if stale else ():
-        if root != str(out_dir):
-            with contextlib.suppress(OSError):  # not empty: it holds files that stay
-                os.rmdir(root)
+    for rel in sorted(placed - keep):
+        path = out_dir / rel
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        for folder in path.parents:  # folders left empty, up to the crate's own
+            if folder == out_dir or any(folder.iterdir()):
+                break
+            folder.rmdir()
     base = str(out_dir)
     for rel, src in linked.items():
         dst = f"{base}/{rel}"
@@ -494,19 +499,21 @@ def _sync(out_dir: Path, linked: dict[str, str], generated: dict[str, str]) -> N
         dst.parent.mkdir(parents=True, exist_ok=True)
         if not dst.exists() or dst.read_text() != text:
             write_text(dst, text)
+    return sorted(rel for rel in _files_in(out_dir) if rel not in keep)
 
 
-def _zip(out_dir: Path, zip_path: Path, previous: Path | None = None, unchanged: frozenset | set = frozenset()) -> None:
+def _zip(out_dir: Path, zip_path: Path, previous: Path | None = None, unchanged: frozenset | set = frozenset(),
+         files: list[str] | None = None) -> None:
     """The crate's folder as one zip. Entries in order with a fixed date: the same crate, the same bytes
     (the metadata's own dates aside). A file unchanged since the previous zip is copied from it as it was
-    compressed there, not compressed again."""
+    compressed there, not compressed again. `files`: the crate's files (default: every file of the folder)."""
     old = None
     if previous is not None and unchanged and zipfile.is_zipfile(previous):
         old = zipfile.ZipFile(previous)
     tmp = zip_path.with_name(zip_path.name + ".tmp")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for rel in sorted(_files_in(out_dir)):
+            for rel in sorted(_files_in(out_dir) if files is None else files):
                 f = out_dir / rel
                 info = old.NameToInfo.get(rel) if old is not None and rel in unchanged else None
                 if info is not None and not info.flag_bits & 0x08:

@@ -235,3 +235,18 @@ def test_the_zip_made_again_reuses_unchanged_entries_and_equals_a_fresh_one(run_
     assert Path("fresh.zip").read_bytes() == again
     with zipfile.ZipFile(layout.crate_zip(run.name)) as zf:
         assert zf.testzip() is None and zf.read("results/summary.tsv").endswith(b"0.3\n")
+
+
+def test_a_users_file_in_the_crate_folder_is_kept_and_a_stale_one_removed(run_dir):
+    run = make_run()
+    C.build(run, zip_path=layout.crate_zip(run.name))
+    write("results/crate/my notes.txt", "mine")
+    # The summary no longer belongs to the run: its file leaves the crate's folder.
+    run.targets = [layout.BEST]
+    Path(layout.SUMMARY).unlink()
+    counts = C.build(run, zip_path=layout.crate_zip(run.name))
+    assert Path("results/crate/my notes.txt").read_text() == "mine"
+    assert counts["left as they are, not in the crate"] == ["my notes.txt"]
+    assert not Path("results/crate", layout.SUMMARY).exists()
+    with zipfile.ZipFile(layout.crate_zip(run.name)) as zf:
+        assert "my notes.txt" not in zf.namelist() and layout.SUMMARY not in zf.namelist()

@@ -4,6 +4,7 @@
 - tests/workflow: real Snakemake runs, end to end (`-m workflow`).
 - tests/slurm: the same against a real one-node SLURM cluster (`-m slurm`; tests/slurm/cluster.sh).
 - tests/browser: the HTML report in a real headless Chromium (`-m browser`; tests/browser.sh).
+- tests/galaxy: the Galaxy tools' own tests in a real Galaxy, offline (`-m galaxy`; tests/galaxy/galaxy.sh).
 - tests/gpu: on a CUDA GPU (`-m gpu`; skipped without one).
 
 Each test gets its tier's marker from its folder. With no `-m`, only the unit tier runs; `-m` picks
@@ -20,7 +21,8 @@ import pytest
 
 TESTS = Path(__file__).parent
 CLUSTER = TESTS / "slurm" / "cluster.sh"
-TIERS = ("unit", "workflow", "slurm", "browser", "gpu")
+GALAXY = TESTS / "galaxy" / "galaxy.sh"
+TIERS = ("unit", "workflow", "slurm", "browser", "galaxy", "gpu")
 DEFAULT_TIER = "unit"
 
 # The support modules (e2e.py, browser.py) sit here, beside the tiers' folders that import them.
@@ -59,14 +61,16 @@ def pytest_report_header(config):
         return f"tiers: as -m {config.option.markexpr!r} selects"
     if config.getoption("--all-tiers"):
         return f"tiers: all ({', '.join(TIERS)})"
-    return (f"tiers: {DEFAULT_TIER} only; -m workflow|slurm|browser|gpu for another, --all-tiers for every one")
+    return (f"tiers: {DEFAULT_TIER} only; -m workflow|slurm|browser|galaxy|gpu for another, --all-tiers for every one")
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """A failed cluster test shows the SLURM daemons' logs beside its own output."""
+    """A failed cluster or Galaxy test shows the servers' logs beside its own output."""
     outcome = yield
     report = outcome.get_result()
-    if report.failed and item.get_closest_marker("slurm") is not None:
-        logs = subprocess.run(["bash", str(CLUSTER), "logs"], capture_output=True, text=True, timeout=60)
-        report.sections.append(("SLURM daemons' logs (tests/slurm/cluster.sh logs)", logs.stdout + logs.stderr))
+    for marker, script, what in (("slurm", CLUSTER, "SLURM daemons' logs"), ("galaxy", GALAXY, "Galaxy's log")):
+        if report.failed and item.get_closest_marker(marker) is not None:
+            logs = subprocess.run(["bash", str(script), "logs"], capture_output=True, text=True, timeout=60)
+            name = script.relative_to(TESTS.parent)
+            report.sections.append((f"{what} ({name} logs)", logs.stdout + logs.stderr))

@@ -66,17 +66,18 @@ def table_input(path: str | None) -> str:
     return path
 
 
-def read_new_table(path: str | Path):
-    """The table as text, every cell as written (empty cells as ''), refusing what cannot be a table."""
+def read_new_table(path: str | Path, key: str = KEY, sep: str | None = None):
+    """The table as text, every cell as written (empty cells as ''), refusing what cannot be a table.
+    `sep`: the separator, when the file's name does not tell (a Galaxy dataset's does not)."""
     import pandas as pd
 
     path = Path(path)
-    where = f"{KEY}: file '{path}'"
+    where = f"{key}: file '{path}'"
     if path.is_dir():
         raise SnakesweepError(f"{where} is a directory; expected a CSV or TSV file")
     if not path.is_file():
         raise SnakesweepError(f"{where} does not exist")
-    sep = _separator(path)
+    sep = sep or _separator(path)
     try:
         with warnings.catch_warnings():
             # index_col=False: a row longer than the header would otherwise make its first column the index.
@@ -178,10 +179,12 @@ def check_table(df, *, features: list[str], target: str, classes: list[str], whe
     return _parse_features(df, features, where)
 
 
-def load_final_model(best: str):
-    """The final model and its scaler, as results/best.json names them."""
+def load_final_model(best: str, root: str | Path = "."):
+    """The final model and its scaler, as results/best.json names them (relative to the run's folder,
+    `root`)."""
     from .kernel import load_model
 
+    root = Path(root)
     info = read_json(best)
     final = info.get("final_model")
     if not isinstance(final, dict) or "model" not in final or "scaler" not in final:
@@ -189,13 +192,14 @@ def load_final_model(best: str):
             f"'{best}' names no final model (expected a 'final_model' with 'model' and 'scaler'); "
             "delete it so the evaluation writes it again"
         )
-    scaler_info = read_json(final["scaler"])
+    scaler_info = read_json(root / final["scaler"])
     scaler = Scaler(np.array(scaler_info["mean"]), np.array(scaler_info["scale"]))
-    model, state = load_model(final["model"])
+    model, state = load_model(root / final["model"])
     return model, state, scaler, scaler_info["features"], final
 
 
-def predict_table(*, best: str, labels: str, table: str, out: str, threshold: float):
+def predict_table(*, best: str, labels: str, table: str, out: str, threshold: float, root: str | Path = ".",
+                  key: str = KEY, sep: str | None = None):
     """Score every row of `table` with the final model; write and return the predictions: the table's
     columns other than the features (identifiers, a label column), then `score` (the logit), `probability`
     (of the positive class) and `predicted` (the positive class at or above `threshold`)."""
@@ -204,14 +208,14 @@ def predict_table(*, best: str, labels: str, table: str, out: str, threshold: fl
     info = read_json(labels)
     features, target = list(info["features"]), str(info["target"])
     positive, negative = str(info["positive_class"]), str(info["negative_class"])
-    df = read_new_table(table)
-    x = check_table(df, features=features, target=target, classes=[negative, positive], where=f"{KEY}: file '{table}'")
+    df = read_new_table(table, key, sep)
+    x = check_table(df, features=features, target=target, classes=[negative, positive], where=f"{key}: file '{table}'")
 
     import torch
 
     from .kernel import predict
 
-    model, state, scaler, scaler_features, final = load_final_model(best)
+    model, state, scaler, scaler_features, final = load_final_model(best, root)
     for what, names in (("scaler", scaler_features), ("model", state.get("features", features))):
         if list(names) != features:
             raise SnakesweepError(
@@ -236,3 +240,59 @@ def predict_table(*, best: str, labels: str, table: str, out: str, threshold: fl
         f"{len(result) - n_pos} {negative!r}; model '{final['model']}'"
     )
     return result
+
+
+# --- the model as one file: what `snakesweep predict` (and Galaxy's predict tool) applies to a new table ---
+
+BUNDLE_BEST = "results/best.json"
+BUNDLE_LABELS = "results/data/labels.json"
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same model gives the same zip, byte for byte
+
+
+def bundle_model(out: str | Path, root: str | Path = ".") -> list[str]:
+    """Write the run's final model, its scaler, best.json and the labels (the features, target and classes)
+    into one zip, each under its path in the run's folder `root`; returns those paths."""
+    import zipfile
+
+    root = Path(root)
+    best = root / BUNDLE_BEST
+    if not best.is_file():
+        raise SnakesweepError(f"'{best}' does not exist: the run has no chosen model yet")
+    final = read_json(best).get("final_model")
+    if not isinstance(final, dict) or "model" not in final or "scaler" not in final:
+        raise SnakesweepError(f"'{best}' names no final model (expected a 'final_model' with 'model' and 'scaler'); "
+                              "runs of an own program have none: their models are the program's")
+    members = [BUNDLE_BEST, BUNDLE_LABELS, final["model"], final["scaler"]]
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for rel in members:
+            info = zipfile.ZipInfo(rel, date_time=ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, (root / rel).read_bytes())
+    return members
+
+
+def predict_bundle(bundle: str | Path, table: str | Path, out: str | Path, *, threshold: float = 0.5,
+                   sep: str | None = None, key: str = "table"):
+    """predict_table with the model of a bundle (bundle_model) instead of a run's folder."""
+    import tempfile
+    import zipfile
+
+    bundle = Path(bundle)
+    try:
+        z = zipfile.ZipFile(bundle)
+    except (OSError, zipfile.BadZipFile) as err:
+        raise SnakesweepError(f"model: '{bundle}' is not a zip file ({err}); expected the model output of a "
+                              "snakesweep run (snakesweep run --model-zip)") from None
+    with z, tempfile.TemporaryDirectory(prefix="snakesweep-model-") as scratch:
+        names = set(z.namelist())
+        missing = [m for m in (BUNDLE_BEST, BUNDLE_LABELS) if m not in names]
+        if missing:
+            raise SnakesweepError(f"model: '{bundle}' lacks {_listed(missing)}; expected the model output of a "
+                                  "snakesweep run (snakesweep run --model-zip)")
+        for name in names:  # only the run's own relative paths: never outside the scratch folder
+            if name.startswith("/") or ".." in Path(name).parts:
+                raise SnakesweepError(f"model: '{bundle}' holds a path outside its folder: {name!r}")
+        z.extractall(scratch)
+        return predict_table(best=str(Path(scratch) / BUNDLE_BEST), labels=str(Path(scratch) / BUNDLE_LABELS),
+                             table=str(table), out=str(out), threshold=threshold, root=scratch, key=key, sep=sep)

@@ -27,10 +27,7 @@ from .io import load_yaml
 # How snakesweep is run, not what it computes: not part of a point's id (identity.py).
 RESULT_CODE = False
 
-PACKAGED = "_workflow"  # the workflow's files inside an installed wheel (setup.py)
-# What a wheel carries: the files a run reads, and those its crate records (crate.WORKFLOW_GLOBS).
-SHIPPED = ("Snakefile", "LICENSE", "environment.yml", "pyproject.toml", "workflow", "config", "profiles",
-           "requirements", "src/snakesweep")
+PACKAGED = "_workflow"  # the workflow's files inside an installed wheel (setup.py says which)
 DEFAULT_CONFIG = "config/config.yaml"
 DEFAULT_SWEEP = "config/sweep.yaml"
 # A line of the workflow's own explanation of a failure (jobs.run_logged; plan's checks at DAG build).

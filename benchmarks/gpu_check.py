@@ -8,7 +8,7 @@ twice on the GPU and once on the CPU, on a synthetic table (`--rows` training ro
 - `gpu_vs_cpu_max_abs_diff`: the largest difference of a per-epoch validation loss between GPU and CPU;
 - `train_seconds` on each device, and whether the two engines agree on the GPU.
 
-    python benchmarks/gpu_check.py                      # needs a CUDA GPU; about a minute
+    python benchmarks/gpu_check.py                      # needs a CUDA GPU; 1-2 minutes (six fresh processes)
     python benchmarks/gpu_check.py --rows 2000000 --out gpu.jsonl
 """
 

@@ -92,3 +92,24 @@ def test_the_tools_builtin_test_expects_what_the_command_line_gives(tmp_path):
                     "--gpus", "0"], check=True, capture_output=True, text=True, timeout=900)
     best = json.loads((tmp_path / "results/best.json").read_text())
     assert {k: best[k] for k in ("point", "test_roc_auc")} == expected_by_builtin_test()
+
+
+def test_the_sweep_tools_form_shows_in_galaxys_page(galaxy, tmp_path):
+    """What a Galaxy user sees first: the form, drawn by Galaxy's own web client in a real Chromium."""
+    from browser import evidence, headless_chromium, require_browser
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    require_browser()
+    labels = ["Data", "Table", "Label column", "Positive class", "Columns to leave out", "Search space",
+              "Choose the model on", "Training engine", "Training settings", "Evaluation settings", "Run Tool"]
+    with headless_chromium() as driver, evidence(driver, tmp_path):
+        driver.get(f"{galaxy['GALAXY_URL']}/?tool_id=snakesweep_sweep&version=latest")
+        body = lambda d: d.find_element(By.TAG_NAME, "body").text  # noqa: E731
+        WebDriverWait(driver, 60).until(lambda d: "Label column" in body(d))
+        text = body(driver)
+        assert "Sweep neural networks" in text and "(Galaxy Version 0." in text
+        assert [label for label in labels if label not in text] == []
+        # The help below the form, rendered from its reStructuredText, and the citations.
+        assert "What it does" in text and "Reading the report" in text and "**" not in text
+        driver.save_screenshot(str(tmp_path / "form.png"))

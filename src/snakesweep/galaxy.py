@@ -88,9 +88,10 @@ def _split(validation: dict) -> dict:
         test = float(validation["test"])
         # The folds divide what the test split leaves; train and val only name that rest's shares.
         rest = round(1 - test, 10)
-        return {"folds": int(validation["folds"]), "repeats": int(validation["repeats"]), "seed": int(validation["seed"]),
-                "fractions": {"train": round(rest * 0.75, 10), "val": round(rest - round(rest * 0.75, 10), 10),
-                              "test": test}}
+        train = round(rest * 0.75, 10)
+        return {"folds": int(validation["folds"]), "repeats": int(validation["repeats"]),
+                "seed": int(validation["seed"]),
+                "fractions": {"train": train, "val": round(rest - train, 10), "test": test}}
     return {"folds": 1, "seed": int(validation["seed"]),
             "fractions": {k: float(validation[k]) for k in ("train", "val", "test")}}
 

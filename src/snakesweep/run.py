@@ -125,8 +125,9 @@ def run(*, directory: str | Path = ".", configfile: str | Path | None = None, co
     env = dict(os.environ)
     from .gpu import AUTO_ENV
 
-    # train.accelerator 'auto' follows what this job was given, not what the machine has.
-    env[AUTO_ENV] = "gpu" if n_gpus else "cpu"
+    # train.accelerator 'auto' follows what this job was given, not what the machine has (unless the user
+    # already said what it means, as on a cluster's login node: docs/gpus.md).
+    env.setdefault(AUTO_ENV, "gpu" if n_gpus else "cpu")
     with tempfile.TemporaryDirectory(prefix="snakesweep-run-") as scratch:
         configs = config_files(directory, configfile, wf, Path(scratch))
         cmd = snakemake_command(wf, directory, configs, cores=cores, gpus=n_gpus, mem_mb=mem_mb, extra=extra or [])

@@ -31,5 +31,5 @@ def test_a_plain_pytest_collects_the_unit_tier_and_m_picks_another():
     assert cluster and all(t.startswith("tests/slurm/") for t in cluster)
     everything = collected("--all-tiers")
     tiers = {t.split("/")[1] for t in everything}
-    assert tiers == {"unit", "workflow", "slurm", "browser", "gpu"}
+    assert tiers == {"unit", "workflow", "slurm", "browser", "galaxy", "gpu"}
     assert set(plain) | set(cluster) <= set(everything)

@@ -30,8 +30,9 @@ RESULT_CODE = False
 PACKAGED = "_workflow"  # the workflow's files inside an installed wheel (setup.py says which)
 DEFAULT_CONFIG = "config/config.yaml"
 DEFAULT_SWEEP = "config/sweep.yaml"
-# A line of the workflow's own explanation of a failure (jobs.run_logged; plan's checks at DAG build).
-MESSAGE = re.compile(r"snakesweep: (?:error: )?(.+)")
+# A line of the workflow's own explanation of a failure: a job's (jobs.run_logged), or the checks made
+# when the DAG is built (common.smk); not its warnings.
+MESSAGE = re.compile(r"snakesweep: (?!warning: )(?:error: )?(.+)")
 
 
 def workflow_dir() -> Path:
@@ -134,14 +135,15 @@ def run(*, directory: str | Path = ".", configfile: str | Path | None = None, co
         print(f"snakesweep run: {' '.join(cmd[1:])}", file=out, flush=True)
         status, messages = _run(cmd, env, out)
         if status != 0:
-            raise SnakesweepError(messages[-1] if messages else
+            # The first: the failure itself, not what others failed of it.
+            raise SnakesweepError(messages[0] if messages else
                                   f"the workflow failed (Snakemake's exit status {status}); its output is above")
         if report is not None:
             # Snakemake names the report's kind by its suffix (.html or .zip); a Galaxy dataset has neither.
             made = Path(scratch) / "report.html"
             status, messages = _run([*cmd, "--report", str(made)], env, out)
             if status != 0:
-                raise SnakesweepError(messages[-1] if messages else f"writing the report {report} failed")
+                raise SnakesweepError(messages[0] if messages else f"writing the report {report} failed")
             shutil.copyfile(made, report)
     if model_zip is not None:
         from .predict import bundle_model

@@ -178,3 +178,16 @@ def test_a_table_without_a_feature_is_refused_naming_it(tmp_path, capsys):
                      "--out", str(tmp_path / "p.tsv")]) == 2
     assert "lacks 1 of the model's 30 feature column(s): 'mean radius'" in capsys.readouterr().err
     assert not (tmp_path / "p.tsv").exists()
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("snakesweep: error: data.target: 'x' is not a column", "data.target: 'x' is not a column"),
+    ("WorkflowError:\nsnakesweep: sweep.file: missing", "sweep.file: missing"),
+    ("[Fri] snakesweep: warning: too few rows", None),
+    ("Error in rule train_1:", None),
+])
+def test_the_workflows_own_message_is_found_in_snakemakes_output(line, message):
+    from snakesweep.run import MESSAGE
+
+    found = [m.group(1) for part in line.splitlines() if (m := MESSAGE.search(part))]
+    assert found == ([message] if message else [])

@@ -37,6 +37,9 @@ VOLATILE = frozenset({
     "train_seconds", "startup_seconds", "seconds", "s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss",
     "io_in", "io_out", "mean_load", "cpu_time", "peak_rss_mb", "host", "hostname", "device", "date", "created",
     "started", "ended", "pack",
+    # Where the input table lay (labels.json): a crate moves a table from outside the run's folder (a
+    # Galaxy job's dataset, say) to inputs/; its content is compared first, as results/data/table.tsv.
+    "source",
 })
 RELATIVE_TOLERANCE = 1e-6
 STRUCTURED = (".json", ".tsv", ".csv")

@@ -68,6 +68,14 @@ def test_verdicts(tmp_path):
     assert compare(tmp_path, ".tsv", t, t.replace("0.98765432", "0.98765433")).verdict == R.TOLERANCE
     assert compare(tmp_path, ".tsv", t, t.replace("p1", "p2")).verdict == R.DIFFERENT
     assert compare(tmp_path, ".svg", "<svg/>", "<svg />").verdict == R.DIFFERENT
+
+
+def test_the_tables_place_is_not_a_result_but_its_labels_are(tmp_path):
+    labels = {"source": "/galaxy/jobs/7/working/table.tsv", "target": "target", "positive_class": "malignant"}
+    v = compare(tmp_path, ".json", json.dumps(labels), json.dumps({**labels, "source": "inputs/table.tsv"}))
+    assert v.verdict == R.IDENTICAL and v.note == "volatile, not compared: source"
+    v = compare(tmp_path, ".json", json.dumps(labels), json.dumps({**labels, "positive_class": "benign"}))
+    assert v.verdict == R.DIFFERENT
     missing = R.compare_file("results/y.json", "0" * 64, tmp_path / "a.json", tmp_path / "nope.json")
     assert missing.verdict == R.MISSING
 

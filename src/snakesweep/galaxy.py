@@ -11,11 +11,10 @@ defaults and limits have one source: the config schema (a unit test holds the to
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from . import SnakesweepError
-from .data import read_header
+from .data import _separator, read_header
 from .io import load_yaml
 
 # How the form becomes a config, not what a run computes: not part of a point's id (identity.py).
@@ -23,13 +22,13 @@ RESULT_CODE = False
 
 # Galaxy's datatypes of a table, and the suffix that tells the workflow its separator (data._separator).
 SUFFIXES = {"tabular": ".tsv", "tsv": ".tsv", "csv": ".csv"}
-SEPARATORS = {".tsv": "\t", ".csv": ","}
 TABLE = "table"  # the name the dataset gets in the job's folder: Galaxy's own name is dataset_N.dat
 SECTIONS = ("train", "evaluate")  # form sections whose parameters are the config's keys of that name
 
 
 def separator(ext: str) -> str:
-    return SEPARATORS[suffix(ext)]
+    """The separator of a table of Galaxy datatype `ext`, as the workflow reads a file so named."""
+    return _separator(Path(TABLE + suffix(ext)))
 
 
 def suffix(ext: str) -> str:
@@ -135,7 +134,6 @@ def write_config(inputs_path: str | Path, *, table_ext: str | None, out: str | P
     """Read Galaxy's JSON of the form, write the config (JSON is YAML) beside `out`'s folder; returns it."""
     inputs = json.loads(Path(inputs_path).read_text())
     out = Path(out)
-    config = config_from_inputs(inputs, table_ext=table_ext, folder=out.parent or Path(os.curdir),
-                                default_sweep=default_sweep)
+    config = config_from_inputs(inputs, table_ext=table_ext, folder=out.parent, default_sweep=default_sweep)
     out.write_text(json.dumps(config, indent=1) + "\n")
     return config

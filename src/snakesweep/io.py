@@ -174,3 +174,8 @@ def savefig(fig, path: str | Path, tight: bool = True) -> None:
     metadata = {"Date": None} if fmt == "svg" else {}
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, bbox_inches="tight" if tight else None, metadata=metadata)
+
+
+def outside_members(zf) -> list[str]:
+    """The entries of an open zip file that would land outside the folder it is extracted into."""
+    return [name for name in zf.namelist() if name.startswith("/") or ".." in Path(name).parts]

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import SnakesweepError
 from .data import _separator
-from .io import read_json, write_tsv
+from .io import outside_members, read_json, write_tsv
 from .split import Scaler
 
 KEY = "predict.input"
@@ -290,9 +290,8 @@ def predict_bundle(bundle: str | Path, table: str | Path, out: str | Path, *, th
         if missing:
             raise SnakesweepError(f"model: '{bundle}' lacks {_listed(missing)}; expected the model output of a "
                                   "snakesweep run (snakesweep run --model-zip)")
-        for name in names:  # only the run's own relative paths: never outside the scratch folder
-            if name.startswith("/") or ".." in Path(name).parts:
-                raise SnakesweepError(f"model: '{bundle}' holds a path outside its folder: {name!r}")
+        if outside := outside_members(z):  # only the run's own relative paths, inside the scratch folder
+            raise SnakesweepError(f"model: '{bundle}' holds a path outside its folder: {outside[0]!r}")
         z.extractall(scratch)
         return predict_table(best=str(Path(scratch) / BUNDLE_BEST), labels=str(Path(scratch) / BUNDLE_LABELS),
                              table=str(table), out=str(out), threshold=threshold, root=scratch, key=key, sep=sep)

@@ -26,6 +26,7 @@ from pathlib import Path
 from . import SnakesweepError, layout
 from .crate import COMPUTING, CONFIG, ENVIRONMENT, README, cpu_model
 from .data import sha256_file
+from .io import outside_members
 
 # How a run is checked, not what it computes: not part of a point's id (identity.py).
 RESULT_CODE = False
@@ -68,9 +69,8 @@ def open_crate(crate: str | Path, scratch: Path) -> Path:
     if not zipfile.is_zipfile(crate):
         raise SnakesweepError(f"{crate}: not a crate; expected a crate's folder or its .crate.zip")
     with zipfile.ZipFile(crate) as zf:
-        for name in zf.namelist():
-            if name.startswith("/") or ".." in Path(name).parts:
-                raise SnakesweepError(f"{crate}: refusing the entry {name!r}, which points outside the crate")
+        if outside := outside_members(zf):
+            raise SnakesweepError(f"{crate}: refusing the entry {outside[0]!r}, which points outside the crate")
         zf.extractall(scratch)
     if not (scratch / METADATA).is_file():
         raise SnakesweepError(f"{crate}: the zip has no {METADATA} at its top")

@@ -40,10 +40,14 @@ def suffix(ext: str) -> str:
 
 
 def link_table(dataset: str | Path, ext: str, folder: str | Path) -> Path:
-    """The dataset under a name whose suffix says how it is separated (a link: nothing is copied)."""
+    """The dataset under a name whose suffix says how it is separated (a link: nothing is copied). An earlier
+    link is replaced; a file of that name is someone's own, and stays."""
     link = Path(folder) / f"{TABLE}{suffix(ext)}"
-    if link.is_symlink() or link.exists():
+    if link.is_symlink():
         link.unlink()
+    elif link.exists():
+        raise SnakesweepError(f"'{link}' exists and is not a link this command made; run it in another folder "
+                              "(nothing there is overwritten)")
     link.symlink_to(Path(dataset).resolve())
     return link
 

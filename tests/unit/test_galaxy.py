@@ -63,6 +63,16 @@ def test_a_tabular_dataset_is_named_tsv_and_a_strange_datatype_refused(tmp_path)
         make(tmp_path, ext="fasta")
 
 
+def test_a_users_own_file_of_the_tables_name_is_never_replaced(tmp_path):
+    make(tmp_path)
+    make(tmp_path)  # its own link from before is replaced
+    (tmp_path / "table.csv").unlink()
+    (tmp_path / "table.csv").write_text("mine")
+    with pytest.raises(SnakesweepError, match="exists and is not a link this command made"):
+        make(tmp_path)
+    assert (tmp_path / "table.csv").read_text() == "mine"
+
+
 def test_an_empty_positive_class_is_left_to_the_workflow(tmp_path):
     assert make(tmp_path, data={"positive_class": ""})["data"]["positive_class"] is None
     assert make(tmp_path, data={"positive_class": None})["data"]["positive_class"] is None

@@ -2,6 +2,7 @@
 """The workflow's figures against their baselines, each measured in the same command.
 
     python benchmarks/run.py [end_to_end] [incremental] [scale] [job_overhead] [rounds]     # default: all
+    python benchmarks/run.py coverage     # only when named: the intervals' coverage (interval_coverage.py)
 
 Every figure runs the real workflow (the `snakemake` of this interpreter's environment) in a fresh temporary
 copy of the project, so the checkout's results/ are never touched. stdout: one JSON line per figure, each with
@@ -227,20 +228,34 @@ def rounds(points: int = 20, round_size: int = 10) -> list[dict]:
              "round_size": round_size, "machine": MACHINE} for name in ROUND_SPECS]
 
 
+def coverage() -> list[dict]:
+    """The 95% intervals' coverage, method by method (interval_coverage.py): statistics, not the workflow's speed."""
+    import interval_coverage as measure
+
+    t0 = time.perf_counter()
+    lines = list(measure.run())
+    log(f"coverage: {len(lines)} cells in {time.perf_counter() - t0:.0f} s")
+    return [{**line, "machine": MACHINE} for line in lines]
+
+
 FIGURES = {"end_to_end": end_to_end, "incremental": incremental, "scale": scale, "job_overhead": job_overhead,
            "rounds": rounds}
+# Run only when named: not part of `run.py` alone (the performance check runs that whole).
+ON_REQUEST = {"coverage": coverage}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(FIGURES)} (default: all)")
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"any of {', '.join(FIGURES)} (default: all of them), or {', '.join(ON_REQUEST)}")
     names = parser.parse_args().names or list(FIGURES)
-    if unknown := set(names) - set(FIGURES):
+    figures = FIGURES | ON_REQUEST
+    if unknown := set(names) - set(figures):
         parser.error(f"unknown figure(s): {', '.join(sorted(unknown))}")
     failed = False
     for name in names:
         try:
-            for line in FIGURES[name]():
+            for line in figures[name]():
                 print(json.dumps(line), flush=True)
         except Exception as err:  # a failed figure must not stop the others
             log(f"{name}: FAILED: {type(err).__name__}: {err}")

@@ -1,4 +1,4 @@
-"""Tests for snakesweep.metrics: ROC-AUC against scikit-learn, and the bootstrap intervals."""
+"""Tests for snakesweep.metrics: ROC-AUC and the ROC curve against scikit-learn (intervals: test_intervals.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from snakesweep.metrics import bootstrap_auc, paired_bootstrap_diff, roc_auc
+from snakesweep.metrics import roc_auc
 
 
 def noisy(n: int, seed: int, signal: float = 1.0):
@@ -58,66 +58,6 @@ def test_roc_auc_is_nan_when_undefined():
     assert math.isnan(roc_auc([0, 0], [0.1, 0.2]))
     assert math.isnan(roc_auc([0, 1], [0.1, np.nan]))
     assert math.isnan(roc_auc([0, 1], [0.1, np.inf]))
-
-
-def test_bootstrap_ci_contains_point_estimate():
-    for seed in range(3):
-        y, s = noisy(200, seed)
-        lo, hi = bootstrap_auc(y, s, n_boot=1000, seed=seed)
-        assert lo < roc_auc(y, s) < hi
-        assert 0 <= lo < hi <= 1
-
-
-def test_bootstrap_is_deterministic_per_seed():
-    y, s = noisy(150, 1)
-    assert bootstrap_auc(y, s, n_boot=500, seed=3) == bootstrap_auc(y, s, n_boot=500, seed=3)
-    assert bootstrap_auc(y, s, n_boot=500, seed=3) != bootstrap_auc(y, s, n_boot=500, seed=4)
-
-
-def test_bootstrap_narrows_with_more_rows():
-    widths = []
-    for n in (60, 600, 3000):
-        y, s = noisy(n, 2)
-        lo, hi = bootstrap_auc(y, s, n_boot=500, seed=0)
-        widths.append(hi - lo)
-    assert widths[0] > widths[1] > widths[2]
-    # Roughly 1/sqrt(n): ten times the rows, about a third of the width.
-    assert widths[1] < 0.5 * widths[0]
-
-
-def test_bootstrap_level_widens_the_interval():
-    y, s = noisy(200, 4)
-    lo90, hi90 = bootstrap_auc(y, s, n_boot=800, seed=0, level=0.9)
-    lo99, hi99 = bootstrap_auc(y, s, n_boot=800, seed=0, level=0.99)
-    assert lo99 <= lo90 and hi90 <= hi99 and (hi99 - lo99) > (hi90 - lo90)
-
-
-def test_bootstrap_of_one_class_or_nan_scores_is_nan():
-    assert all(math.isnan(v) for v in bootstrap_auc([1, 1, 1], [0.1, 0.2, 0.3], n_boot=10))
-    assert all(math.isnan(v) for v in bootstrap_auc([0, 1, 1], [0.1, np.nan, 0.3], n_boot=10))
-
-
-def test_paired_diff_of_identical_scores_is_zero():
-    y, s = noisy(200, 5)
-    assert paired_bootstrap_diff(y, s, s.copy(), n_boot=500, seed=0) == [0.0, 0.0]
-
-
-def test_paired_diff_detects_a_better_model():
-    y, s = noisy(300, 6, signal=2.0)
-    worse = s + np.random.default_rng(1).normal(scale=3.0, size=len(s))
-    lo, hi = paired_bootstrap_diff(y, s, worse, n_boot=500, seed=0)
-    assert 0 < lo < roc_auc(y, s) - roc_auc(y, worse) < hi
-    lo2, hi2 = paired_bootstrap_diff(y, worse, s, n_boot=500, seed=0)
-    assert (lo2, hi2) == pytest.approx((-hi, -lo))
-    assert paired_bootstrap_diff(y, s, worse, n_boot=500, seed=0) == [lo, hi]
-
-
-def test_paired_diff_is_narrower_than_unpaired_intervals():
-    y, s = noisy(300, 7)
-    other = s + np.random.default_rng(2).normal(scale=0.2, size=len(s))
-    lo, hi = paired_bootstrap_diff(y, s, other, n_boot=500, seed=0)
-    alo, ahi = bootstrap_auc(y, s, n_boot=500, seed=0)
-    assert hi - lo < ahi - alo
 
 
 def test_roc_points_match_scikit_learn_with_ties():

@@ -173,17 +173,18 @@ def expand(path: str) -> tuple[str, ...]:
 
 @functools.cache
 def _siblings(path: str) -> tuple[str, ...]:
-    """The files beside a point's (or final model's) metrics.json that exist: history, curve, model."""
+    """The files beside a point's (or final model's) metrics.json that exist: history, curve, validation
+    scores, model."""
     folder, name = os.path.split(path)
     if name != layout.POINT_FILES["metrics"] or os.path.basename(os.path.dirname(folder)) not in ("points", "final"):
         return ()
-    names = (layout.POINT_FILES[k] for k in ("history", "curve", "model"))
+    names = (layout.POINT_FILES[k] for k in ("history", "curve", "scores", "model"))
     return tuple(f for f in (f"{folder}/{n}" for n in names) if os.path.isfile(f))
 
 
 def point_companions(path: str, models: set[str], all_models: bool) -> list[str]:
-    """A point's (or final model's) other files beside its metrics.json: its history and learning curve,
-    and its model when it is the chosen one or every model is asked for."""
+    """A point's (or final model's) other files beside its metrics.json: its history, learning curve and
+    validation scores, and its model when it is the chosen one or every model is asked for."""
     model = layout.POINT_FILES["model"]
     return [f for f in _siblings(path) if not f.endswith("/" + model) or all_models or f in models]
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import SnakesweepError, __version__, layout, metrics
+from . import SnakesweepError, __version__, intervals, layout, metrics
 from .baseline import BASELINE
 from .choose import read_records
 from .io import read_json, read_tsv, savefig, svg_figure, write_json, write_tsv
-from .summary import val_caveats
+from .summary import stored_scores, val_caveats, with_intervals
 
 
 def final_model(metrics_file: str, *, test: str, scaler: str, final: str | None, cv: str | None):
@@ -40,37 +40,40 @@ def final_model(metrics_file: str, *, test: str, scaler: str, final: str | None,
             "trained_on": record["trained_on"], "epochs": record["epochs"], "seed": record["seed"]}, x_test, y_test
 
 
-def evaluate_best(*, chosen: str, metrics_file: str, names: list[str], baseline: str, test: str | None, n_boot: int,
-                  seed: int, min_class_rows: int, out_json: str, out_roc: str, out_predictions: str,
+def evaluate_best(*, chosen: str, metrics_file: str, names: list[str], baseline: str, test: str | None,
+                  min_class_rows: int, out_json: str, out_roc: str, out_predictions: str,
                   scaler: str = "results/split/scaler.json", final: str | None = None, cv: str | None = None,
-                  baseline_cv: str | None = None) -> dict:
+                  baseline_cv: str | None = None, interval=None) -> dict:
     """Evaluate the point chosen on validation (choose.choose_job) on the test split, once, next to a
     logistic regression. With units (folds, seeds), the model tested is the final one (see final_model),
-    and best.json also gives the cross-validated figures of the chosen point and of the baseline."""
+    and best.json also gives the cross-validated figures of the chosen point and of the baseline.
+    Every interval is by the config's method (`interval`: as in summary.read_with_intervals)."""
     import torch
 
     from .kernel import load_model, predict
 
+    method = intervals.Method.of(interval)
     choice = read_json(chosen)
     point = choice["point"]
     (record,) = read_records([point], [metrics_file])
+    (record,) = with_intervals([record], stored_scores([record], [metrics_file]), method)
     tested, x_test, y_test = final_model(metrics_file, test=test, scaler=scaler, final=final, cv=cv)
     model, _ = load_model(tested["model"])
     scores = predict(model, torch.from_numpy(x_test)).double().numpy()
     auc = metrics.roc_auc(y_test, scores)
-    ci = metrics.bootstrap_auc(y_test, scores, n_boot=n_boot, seed=seed)
+    ci = method.auc(y_test, scores)
     base_scores = read_tsv(baseline)["score"].to_numpy(dtype=np.float64)
     if len(base_scores) != len(y_test):
         raise SnakesweepError(f"{baseline} has {len(base_scores)} scores for {len(y_test)} test rows; delete it so "
                               "it is made again from the current split")
     base_auc = metrics.roc_auc(y_test, base_scores)
-    base_ci = metrics.bootstrap_auc(y_test, base_scores, n_boot=n_boot, seed=seed)
-    diff_ci = metrics.paired_bootstrap_diff(y_test, scores, base_scores, n_boot=n_boot, seed=seed)
+    base_ci = method.auc(y_test, base_scores)
+    diff_ci = method.difference(y_test, scores, base_scores)
 
-    found = (metrics.few_rows_caveat(y_test, subset="test split", min_class_rows=min_class_rows),
-             metrics.zero_width_caveat(ci, what="the best point's test ROC-AUC"),
-             metrics.zero_width_caveat(base_ci, what="the baseline's test ROC-AUC"),
-             *val_caveats(record, min_class_rows))
+    found = (intervals.few_rows_caveat(y_test, subset="test split", method=method.name, min_class_rows=min_class_rows),
+             intervals.zero_width_caveat(ci, what="the best point's test ROC-AUC"),
+             intervals.zero_width_caveat(base_ci, what="the baseline's test ROC-AUC"),
+             *val_caveats(record, min_class_rows, method.name))
     warnings = [w for w in found if w]
     cross = cross_validated(record, read_json(baseline_cv)) if baseline_cv else {}
     result = {
@@ -80,12 +83,14 @@ def evaluate_best(*, chosen: str, metrics_file: str, names: list[str], baseline:
         "hparams": record["hparams"],
         "val_loss": record["val_loss"],
         "val_roc_auc": record["val_roc_auc"],
-        "val_roc_auc_ci95": record["val_roc_auc_ci95"],
+        "val_roc_auc_ci95": record.get("val_roc_auc_ci95"),
         "test_roc_auc": auc,
         "test_roc_auc_ci95": ci,
         "test_rows": int(len(y_test)),
         "test_positives": int(y_test.sum()),
-        "bootstrap": {"replicates": n_boot, "seed": seed, "method": "percentile, stratified by class"},
+        # The method of the validation and test intervals and of the difference to the baseline (with
+        # units, the cross-validated figures are t intervals over the units: `interval` below).
+        "intervals": method.describe(),
         "baseline": {"model": f"{BASELINE}, same split and scaling", "test_roc_auc": base_auc,
                      "test_roc_auc_ci95": base_ci, **cross.pop("baseline", {})},
         "test_roc_auc_minus_baseline": auc - base_auc,

@@ -83,6 +83,28 @@ def write_tsv(path: str | Path, df) -> None:
         df.to_csv(tmp, sep="\t", index=False, na_rep="")
 
 
+SCORES_HEADER = ("label", "score")
+
+
+def write_scores(path: str | Path, labels, scores) -> None:
+    """A point's validation scores: per row its label (0/1) and score (the model's logit), each float
+    written so it reads back exactly; plain text, no pandas (a training job does not import it)."""
+    lines = ["\t".join(SCORES_HEADER)] + [f"{int(y)}\t{float(s)!r}" for y, s in zip(labels, scores, strict=True)]
+    write_text(path, "\n".join(lines) + "\n")
+
+
+def read_scores(path: str | Path):
+    """(labels as bools, scores as float64) from write_scores' file."""
+    import numpy as np
+
+    with open(path) as fh:
+        header = tuple(fh.readline().rstrip("\n").split("\t"))
+        if header != SCORES_HEADER:
+            raise SnakesweepError(f"{path}: expected the columns {'/'.join(SCORES_HEADER)}, found {header}")
+        rows = [line.split("\t") for line in fh if line.strip()]
+    return (np.array([int(r[0]) for r in rows], dtype=bool), np.array([float(r[1]) for r in rows], dtype=np.float64))
+
+
 def cast_ints(df, columns):
     """Integer columns with empty cells (a width without hidden layers) as nullable integers, not floats."""
     for col in columns:

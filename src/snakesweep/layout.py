@@ -15,11 +15,15 @@ RESULT_CODE = False
 RESULTS = "results"
 
 # A point's files, inside its folder; metrics.json is written last: a point with one is complete.
+# val_scores.tsv: its label and score (logit) per validation row, from which intervals and ties are
+# computed after training (intervals.py).
 POINT_FILES = {"model": "model.pt", "history": "history.csv", "curve": "learning_curve.svg",
-               "metrics": "metrics.json"}
-# A point trained as units (folds x seeds) keeps the units' models instead of one of its own.
+               "scores": "val_scores.tsv", "metrics": "metrics.json"}
+# A point trained as units (folds x seeds) keeps the units' models and scores instead of its own.
 UNITS_POINT_FILES = ("history", "curve", "metrics")
-UNIT_FILES = ("model", "history", "metrics")
+UNIT_FILES = ("model", "history", "scores", "metrics")
+# A final model has no validation rows: it trains on all rows outside the test split.
+FINAL_FILES = ("model", "history", "curve", "metrics")
 # What Snakemake knows of a point and removes after a failed pack: hard links of them outlive that.
 DECLARED = ("metrics", "curve")
 KEPT = ".kept"
@@ -33,6 +37,9 @@ EXPLORE = {"counts": f"{RESULTS}/explore/class_counts.tsv", "balance": f"{RESULT
            "pairplot": f"{RESULTS}/explore/pairplot.png", "correlation": f"{RESULTS}/explore/correlation.svg"}
 POINTS_TABLE = f"{RESULTS}/sweep/points.tsv"
 CHOSEN = f"{RESULTS}/sweep/chosen.json"
+# The interval method and its settings, as a file: the jobs after training that compute intervals read
+# it, so another method reruns them (Snakemake does not see a changed parameter of a job after a checkpoint).
+INTERVALS = f"{RESULTS}/sweep/intervals.json"
 ROUNDS = f"{RESULTS}/sweep/rounds"
 SUMMARY = f"{RESULTS}/summary.tsv"
 BEST = f"{RESULTS}/best.json"

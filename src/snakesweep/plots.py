@@ -14,8 +14,9 @@ import pandas as pd
 
 from . import layout
 from .choose import read_records
+from .intervals import PAIRED
 from .io import read_json, read_tsv, savefig, svg_figure
-from .summary import WARNING_SEP, program_table, results_table
+from .summary import WARNING_SEP, program_table, read_with_intervals, results_table
 
 # Drawing, not computing: not part of a point's id (identity.py).
 RESULT_CODE = False
@@ -88,18 +89,20 @@ def plot_by_param(ok: pd.DataFrame, names: list[str], y: str, *, ylabel: str, ti
 
 def plot_sweep(*, points: list[str], names: list[str], metric_files: list[str], metric: str, goal: str, top: int,
                min_class_rows: int, out_curves: str, out_params: str, out_ranking: str | None = None,
-               baseline: str | None = None) -> None:
+               baseline: str | None = None, interval=None) -> None:
     """The built-in model's plots: the best points' validation curves, validation ROC-AUC against each
-    parameter, and the ranking of the points with their intervals and ties."""
-    records = read_records(points, metric_files)
-    df = results_table(records, names, metric, goal, min_class_rows)
+    parameter, and the ranking of the points with their intervals and ties (`interval`: as in
+    summary.read_with_intervals)."""
+    records, scores, method = read_with_intervals(points, metric_files, interval)
+    df = results_table(records, names, metric, goal, min_class_rows, scores, method)
     if out_ranking is not None:
         plot_ranking(records, df, names, metric, goal, out_ranking, read_json(baseline) if baseline else None)
     ok = df[df["status"] == "ok"]
     plot_top_curves(ok.head(top), histories_of(points, metric_files), x="epoch",
                     panels=[("val_loss", "validation loss"), ("val_roc_auc", "validation ROC-AUC")],
                     title=f"Top {min(top, len(ok))} points by {metric}", out=out_curves)
-    how = "mean over units, corrected t 95% interval" if "tied_with_best" in df.columns else "bootstrap 95% CI"
+    units = any(r.get("units") for r in records)
+    how = "mean over units, corrected t 95% interval" if units else f"95% interval: {method.name}"
     few = sorted({w for ws in ok["warnings"] for w in ws.split(WARNING_SEP) if "validation split has only" in w})
     plot_by_param(ok, names, "val_roc_auc", ylabel="validation ROC-AUC (95% CI)", interval=("val_roc_auc_lo",
                   "val_roc_auc_hi"), title=f"Validation ROC-AUC by parameter ({how})",
@@ -154,13 +157,14 @@ def point_label(row, names: list[str]) -> str:
 
 def plot_ranking(records: list[dict], df: pd.DataFrame, names: list[str], metric: str, goal: str, out: str,
                  baseline: dict | None = None) -> None:
-    """Every usable point's `metric` with its 95% interval, best first, the points tied with the best
-    marked, labelled by their parameters."""
+    """Every usable point's `metric` with its 95% interval (records from summary.with_intervals), best
+    first, the points tied with the best (df's tied_with_best) marked, labelled by their parameters."""
     from .selection import ratio_of
 
     ok = df[df["status"] == "ok"].head(RANKED)
     by_id = {r["point"]: r for r in records}
-    units = "tied_with_best" in df.columns
+    units = any(r.get("units") for r in records)
+    tested = df["tied_with_best"].notna().any()
     fig = svg_figure(figsize=(9, 1.2 + 0.28 * max(1, len(ok))))
     ax = fig.subplots()
     y = np.arange(len(ok))[::-1]
@@ -168,7 +172,7 @@ def plot_ranking(records: list[dict], df: pd.DataFrame, names: list[str], metric
         rec = by_id[row["point"]]
         ci = rec.get(f"{metric}_ci95")
         value = rec.get(metric)
-        tied = units and row["tied_with_best"] in (True,)
+        tied = row["tied_with_best"] in (True,)
         color = "tab:blue" if yi == y[0] else "tab:orange" if tied else "grey"
         if ci is not None and all(c is not None for c in ci):
             ax.errorbar([value], [yi], xerr=[[value - ci[0]], [ci[1] - value]], fmt="o", color=color, ms=4,
@@ -181,14 +185,16 @@ def plot_ranking(records: list[dict], df: pd.DataFrame, names: list[str], metric
         if baseline.get(f"{metric}_ci95"):
             ax.axvspan(*baseline[f"{metric}_ci95"], color="tab:green", alpha=0.1)
     first = by_id[ok.iloc[0]["point"]] if len(ok) else {}
+    n_tied = sum(v in (True,) for v in df["tied_with_best"]) - 1
     if units:
         how = "Nadeau-Bengio corrected t interval" if ratio_of(first) else "t interval over seeds"
-        n_tied = sum(v in (True,) for v in df["tied_with_best"]) - 1
         title = (f"{metric}: mean over {first.get('n_units')} units, 95% {how}. Best in blue, {n_tied} "
-                 "point(s) tied with it (corrected paired t-test, p >= 0.05) in orange")
+                 "point(s) tied with it (corrected paired t-test, Holm-adjusted p >= 0.05) in orange")
     else:
-        title = (f"{metric} on the validation split (95% bootstrap CI where there is one); best in blue. "
-                 "One split: no test of ties (see split.folds)")
+        shown = f" (95% interval: {first['interval']})" if first.get(f"{metric}_ci95") and first.get("interval") else ""
+        ties = (f"{n_tied} point(s) tied with it ({PAIRED[metric][1]} on the same rows, Holm-adjusted p >= 0.05) "
+                "in orange" if tested else f"no paired test of ties for {metric} on one split")
+        title = f"{metric} on the validation split{shown}. Best in blue, {ties}"
     # Centred over the axes, which the long labels push to the right: wrapped to their width.
     ax.set_title(textwrap.fill(title, 75), fontsize=8)
     ax.set_xlabel(f"{metric} ({'higher' if goal == 'maximize' else 'lower'} is better)")

@@ -35,7 +35,7 @@ def unit_paths(point_folder: str | Path, point: Point, unit: str) -> dict[str, P
 def cache_key(point: Point, settings: dict, unit: dict | None = None) -> str:
     """Everything that decides a point's files, for either runner: its id (data, split, code,
     hyperparameters; an own program's file and command), its parameters, and the runner's `settings`
-    that shape its files (the validation interval's bootstrap and W&B tracking; an own program's
+    that shape its files (W&B tracking; an own program's
     timeout, W&B mode and metric), but not the pack it trains in."""
     blob = json.dumps({"point": point.id, "hparams": point.hparams, "params": point.params,
                        # A hyperband stage: trained to fewer epochs than the point's max_epochs.
@@ -97,10 +97,10 @@ def error_count(folder: str | Path) -> int:
         return 0
 
 
-def builtin_settings(*, bootstrap: int, bootstrap_seed: int, tracking: dict) -> dict:
-    """The built-in runner's settings that shape a point's files (see cache_key)."""
-    return {"bootstrap": [int(bootstrap), int(bootstrap_seed)],
-            "tracking": {k: v for k, v in tracking.items() if k != "run_dir"}}
+def builtin_settings(*, tracking: dict) -> dict:
+    """The built-in runner's settings that shape a point's files (see cache_key). Intervals are not
+    among them: they are computed from the stored scores after training (intervals.py)."""
+    return {"tracking": {k: v for k, v in tracking.items() if k != "run_dir"}}
 
 
 def history_values(folder: str | Path, metric: str) -> list[float]:

@@ -139,7 +139,7 @@ def finish_round(*, settings: dict, round_file: str, rung_files: list[str], out:
         if pid in stop_reason:
             rec.update(status="stopped", reason=stop_reason[pid])
         folder = layout.point_dir(pid)
-        for name in (layout.POINT_FILES[k] for k in ("model", "history", "curve")):
+        for name in (layout.POINT_FILES[k] for k in ("model", "history", "curve", "scores")):
             if (stage / name).is_file():
                 link_or_copy(stage / name, folder / name)
         write_json(folder / "metrics.json", rec)  # last: marks the point complete

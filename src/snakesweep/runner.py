@@ -62,7 +62,7 @@ def _write_error(point: Point, paths: dict[str, Path], err: BaseException, log: 
 
     draw_learning_curve([], paths["curve"], title=point.title, note=reason)
     record = {"point": point.id, "params": point.params, "status": "error", "reason": reason,
-              "train_loss": None, "val_loss": None, "val_roc_auc": None, "val_roc_auc_ci95": None, "epochs": 0,
+              "train_loss": None, "val_loss": None, "val_roc_auc": None, "epochs": 0,
               "hparams": point.hparams, "seed": point.hparams["seed"],
               "engine": point.hparams["engine"], "snakesweep_version": __version__, **extra}
     write_json(paths["metrics"], json_safe(record))
@@ -71,8 +71,7 @@ def _write_error(point: Point, paths: dict[str, Path], err: BaseException, log: 
 
 def run_pack(*, pack: str, members: list[Point | dict], labels: str, threads: int, metrics_files: list[str],
              logs_dir: str, train: str | None = None, val: str | None = None, cv: str | None = None,
-             tracking: dict | None = None, bootstrap: int = 2000, bootstrap_seed: int = 0,
-             gpu_lock_dir: str | None = None) -> list[dict]:
+             tracking: dict | None = None, gpu_lock_dir: str | None = None) -> list[dict]:
     """Train the pack's points that are not complete; returns one line of status per point.
 
     `members`: the pack's points (points.Point, or their plain() dicts as Snakemake passes them), all
@@ -91,9 +90,10 @@ def run_pack(*, pack: str, members: list[Point | dict], labels: str, threads: in
     if len(kinds) != 1:
         raise ValueError(f"pack {pack} mixes accelerators {sorted(kinds)}")
     lines, todo = [], []
-    settings = builtin_settings(bootstrap=bootstrap, bootstrap_seed=bootstrap_seed, tracking=tracking)
+    settings = builtin_settings(tracking=tracking)
     for position, (point, folder) in enumerate(zip(members, folders, strict=True), 1):
-        paths = layout.files(folder, layout.UNITS_POINT_FILES if point.units else tuple(layout.POINT_FILES))
+        paths = layout.files(folder, layout.UNITS_POINT_FILES if point.units else layout.FINAL_FILES if point.final
+                             else tuple(layout.POINT_FILES))
         key = cache_key(point, settings)
         if is_complete(paths, key):
             lines.append({"point": point.id, "status": "complete already"})
@@ -109,7 +109,7 @@ def run_pack(*, pack: str, members: list[Point | dict], labels: str, threads: in
 
         with pack_device(pack, next(iter(kinds)), gpu_lock_dir):
             trained = _train(pack, len(members), todo, PackData(train, val, cv), labels, threads, Path(logs_dir),
-                             tracking, bootstrap, bootstrap_seed)
+                             tracking)
         for (position, *_), line in zip(todo, trained, strict=True):
             lines[position - 1] = line
     for line in lines:
@@ -121,7 +121,7 @@ def run_pack(*, pack: str, members: list[Point | dict], labels: str, threads: in
     return lines
 
 
-def _train(pack, size, todo, data, labels, threads, logs_dir, tracking, bootstrap, bootstrap_seed):
+def _train(pack, size, todo, data, labels, threads, logs_dir, tracking):
     from .gpu import AUTO_ENV
     from .kernel import make_deterministic, resolve_device
     from .train import train_final, train_point, train_units
@@ -143,7 +143,7 @@ def _train(pack, size, todo, data, labels, threads, logs_dir, tracking, bootstra
                   f"{point.hparams['accelerator']} ({AUTO_ENV}={os.environ.get(AUTO_ENV)!r}), device {device}")
             try:
                 if point.units:
-                    record = train_units(point, paths, data, features, threads, bootstrap, bootstrap_seed, extra)
+                    record = train_units(point, paths, data, features, threads, extra)
                 elif point.final:
                     record = train_final(point, paths, data, features, threads, extra)
                 else:
@@ -152,8 +152,7 @@ def _train(pack, size, todo, data, labels, threads, logs_dir, tracking, bootstra
                                          epochs=point.epochs, resume=point.resume,
                                          features=features, threads=threads, outputs=paths,
                                          title=point.title, tracker=_tracker(point, tracking),
-                                         params=point.params, n_boot=bootstrap, boot_seed=bootstrap_seed,
-                                         extra=extra)
+                                         params=point.params, extra=extra)
             except Exception as err:  # one point's bug or out-of-memory must not cost the others
                 traceback.print_exc()
                 record = _write_error(point, paths, err, log, extra)

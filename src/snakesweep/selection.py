@@ -92,20 +92,10 @@ def compare(best: dict, other: dict, metric: str) -> dict:
     return corrected_t(diffs, ratio_of(best))
 
 
-def ties(records: list[dict], best: dict, metric: str, alpha: float = 1 - LEVEL) -> dict[str, dict]:
-    """For every usable point with units: whether it is tied with the best (its corrected paired test
-    against the best does not reject equality at `alpha`), and the test's p-value. The best is tied
-    with itself (p 1). Points without units (one split, one seed) get nothing: see docs/choosing.md."""
-    out = {}
-    for rec in records:
-        if rec.get("status") != "ok" or not rec.get("units"):
-            continue
-        if rec["point"] == best["point"]:
-            out[rec["point"]] = {"tied": True, "p": 1.0}
-            continue
-        test = compare(best, rec, metric)
-        out[rec["point"]] = {"tied": None if test["p"] is None else bool(test["p"] >= alpha), "p": test["p"]}
-    return out
+def unit_p_values(others: list[dict], best: dict, metric: str) -> dict[str, float | None]:
+    """The raw p-value of each other usable point's corrected paired test against the best over their
+    common units (summary.ties_of adjusts them for the number of comparisons)."""
+    return {rec["point"]: compare(best, rec, metric)["p"] for rec in others}
 
 
 SUMMARISED = ("val_roc_auc", "val_loss", "train_loss")

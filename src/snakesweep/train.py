@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from . import __version__, metrics
-from .io import json_safe, read_json, write_json
+from . import __version__
+from .io import json_safe, read_json, write_json, write_scores
 from .kernel import (
     Split,
     load_checkpoint,
@@ -41,13 +41,14 @@ def fit(hp: dict, train: Split, val: Split, device: torch.device, on_epoch=None,
 
 
 def train_point(*, point: str, hp: dict, train: Split, val: Split, features: list[str], threads: int,
-                outputs: dict, title: str = "", tracker=None, params: dict | None = None, n_boot: int = 2000,
-                boot_seed: int = 0, extra: dict | None = None, resume=None, epochs: int | None = None) -> dict:
+                outputs: dict, title: str = "", tracker=None, params: dict | None = None,
+                extra: dict | None = None, resume=None, epochs: int | None = None) -> dict:
     """Train one point on splits already on its device and write its files; returns metrics.json's record.
 
-    `params` are the point's swept values as the points table shows them; `n_boot` and `boot_seed` set
-    the bootstrap of the validation ROC-AUC's interval (the config's evaluate.bootstrap and seed);
-    `extra` fields (the cache key, the pack) are added to the record. `resume`: the path of a checkpoint
+    `params` are the point's swept values as the points table shows them; `extra` fields (the cache
+    key, the pack) are added to the record. The validation scores go to outputs["scores"] when asked
+    for: intervals and ties are computed from them later (intervals.py), so no interval method or
+    setting is part of training. `resume`: the path of a checkpoint
     of this point to continue from (bit-identical to training straight through); `epochs`: how many
     epochs to have in total (default hp["max_epochs"]); the files describe all of them.
     """
@@ -70,10 +71,7 @@ def train_point(*, point: str, hp: dict, train: Split, val: Split, features: lis
         "train_loss": last.get("train_loss") if ok else None,
         "val_loss": last.get("val_loss") if ok else None,
         "val_roc_auc": last.get("val_roc_auc") if ok else None,
-        "val_roc_auc_ci95": (metrics.bootstrap_auc(y_val, result.val_scores, n_boot=n_boot, seed=boot_seed)
-                             if ok else None),
         "val_rows": {"positive": int(y_val.sum()), "negative": int(len(y_val) - y_val.sum())},
-        "bootstrap": {"replicates": int(n_boot), "seed": int(boot_seed)},
         "epochs": len(result.history),
         "hparams": hp,
         "seed": hp["seed"],
@@ -92,6 +90,9 @@ def train_point(*, point: str, hp: dict, train: Split, val: Split, features: lis
     }
     save_checkpoint(Path(outputs["model"]), result, hp, features)
     write_history(Path(outputs["history"]), result.history)
+    if "scores" in outputs:
+        # A failed point's scores are those of its last epoch that had any (or none): nothing reads them.
+        write_scores(outputs["scores"], y_val, result.val_scores if result.val_scores is not None else [])
     if "curve" in outputs:
         from .curves import draw_learning_curve
 
@@ -104,19 +105,19 @@ def train_point(*, point: str, hp: dict, train: Split, val: Split, features: lis
 
 
 def run_point(*, point: str, hp: dict, train_path, val_path, features: list[str], threads: int,
-              model_out, history_out, metrics_out, tracker=None, params: dict | None = None,
-              n_boot: int = 2000, boot_seed: int = 0, resume=None, epochs: int | None = None) -> dict:
+              model_out, history_out, metrics_out, scores_out=None, tracker=None, params: dict | None = None,
+              resume=None, epochs: int | None = None) -> dict:
     """One point on its own, from the split files (what a pack of one does, without the pack); `resume`
     and `epochs` as in train_point."""
     make_deterministic(threads)
     device = resolve_device(hp)
     return train_point(point=point, hp=hp, train=load_split(train_path, device), val=load_split(val_path, device),
-                       features=features, threads=threads, tracker=tracker, params=params, n_boot=n_boot,
-                       boot_seed=boot_seed, resume=resume, epochs=epochs,
-                       outputs={"model": model_out, "history": history_out, "metrics": metrics_out})
+                       features=features, threads=threads, tracker=tracker, params=params, resume=resume,
+                       epochs=epochs, outputs={"model": model_out, "history": history_out, "metrics": metrics_out,
+                                               **({"scores": scores_out} if scores_out is not None else {})})
 
 
-def train_units(point, paths, data, features, threads, bootstrap, bootstrap_seed, extra) -> dict:
+def train_units(point, paths, data, features, threads, extra) -> dict:
     """Train a point's units that are not complete (a unit's files outlive a pack that dies, as they
     are no outputs Snakemake knows of), then write the point's summary of them."""
     import dataclasses
@@ -131,7 +132,7 @@ def train_units(point, paths, data, features, threads, bootstrap, bootstrap_seed
         hp = {**point.hparams, "seed": unit["seed"]}
         # Keyed by the unit base, not the point: points with more repeats or seeds share these units.
         ukey = cache_key(dataclasses.replace(point, id=point.base, hparams=hp, units=()),
-                         builtin_settings(bootstrap=bootstrap, bootstrap_seed=bootstrap_seed, tracking={}), unit=unit)
+                         builtin_settings(tracking={}), unit=unit)
         if is_complete(upaths, ukey):
             records.append(read_json(upaths["metrics"]))
             continue
@@ -141,8 +142,8 @@ def train_units(point, paths, data, features, threads, bootstrap, bootstrap_seed
         print(f"unit {unit['unit']} (repeat {unit['repeat']}, fold {unit['fold']}, seed {unit['seed']}): "
               f"{len(train.y)} training rows, {len(val.y)} validation rows")
         records.append(train_point(point=point.base, hp=hp, train=train, val=val, features=features,
-                                   threads=threads, outputs=upaths, params=point.params, n_boot=bootstrap,
-                                   boot_seed=bootstrap_seed, extra={"cache_key": ukey, "unit": unit}))
+                                   threads=threads, outputs=upaths, params=point.params,
+                                   extra={"cache_key": ukey, "unit": unit}))
     histories = [unit_paths(folder, point, u["unit"])["history"] for u in point.units]
     record, history = aggregate(point, records, data.cv_info(point), histories)
     from .curves import draw_learning_curve
@@ -168,5 +169,5 @@ def train_final(point, paths, data, features, threads, extra) -> dict:
           f"seed {point.hparams['seed']}")
     return train_point(point=point.id, hp=point.hparams, train=split, val=split, features=features,
                        threads=threads, outputs=paths, title=point.title, params=point.params,
-                       n_boot=100, extra={**extra, "trained_on": f"all {len(split.y)} rows outside the test split",
+                       extra={**extra, "trained_on": f"all {len(split.y)} rows outside the test split",
                                           "history_val_columns": "measured on the training rows (none held out)"})

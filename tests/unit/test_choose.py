@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from snakesweep import SnakesweepError, metrics
+from snakesweep import SnakesweepError
 from snakesweep.choose import choose_best
 from snakesweep.summary import results_table
 
@@ -63,34 +65,80 @@ def test_summarize_refuses_a_metrics_file_of_another_point(tmp_path):
         read_records(["bbbb"], [str(path)])
 
 
-# --- intervals on small splits ------------------------------------------------------------------------
+# --- intervals and ties on one split, from the stored scores ------------------------------------------------
 
 
-def test_few_rows_and_zero_width_intervals_are_flagged():
-    y = np.r_[np.ones(5), np.zeros(5)]
-    s = np.r_[np.full(5, 2.0), np.zeros(5)] + np.arange(10) * 1e-3  # perfectly separated
-    ci = metrics.bootstrap_auc(y, s, n_boot=500)
-    assert ci == [1.0, 1.0]
-    assert "only 5 positive and 5 negative" in metrics.few_rows_caveat(y, subset="test split")
-    assert "zero width" in metrics.zero_width_caveat(ci, what="x")
-    big = np.r_[np.ones(40), np.zeros(40)]
-    assert metrics.few_rows_caveat(big, subset="test split") is None
-    assert metrics.zero_width_caveat([0.9, 0.95], what="x") is None
+def scored(tmp_path, point, logits, y, **fields):
+    """A point's record and its val_scores.tsv, as a pack leaves them."""
+    from snakesweep.intervals import row_losses
+    from snakesweep.io import write_scores
+    from snakesweep.metrics import roc_auc
+
+    folder = tmp_path / point
+    folder.mkdir()
+    write_scores(folder / "val_scores.tsv", y, logits)
+    rec = {**record(point, float(row_losses(y, logits).mean()), auc=roc_auc(y, logits)), **fields}
+    rec.pop("val_roc_auc_ci95")
+    (folder / "metrics.json").write_text(json.dumps(rec))
+    return rec, str(folder / "metrics.json")
 
 
-def test_bootstrap_memory_stays_bounded_as_rows_grow():
-    import tracemalloc
-
+@pytest.fixture
+def three_points(tmp_path):
     rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, 100_000)
-    s = y + rng.normal(size=len(y))
-    tracemalloc.start()
-    try:
-        lo, hi = metrics.paired_bootstrap_diff(y, s, s + rng.normal(size=len(y)), n_boot=400, seed=3)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    # All replicates at once would take 400 x 100,000 x 8 bytes = 320 MB per array, of which the
-    # computation needs several; chunked, it stays near ten arrays of CHUNK_CELLS.
-    assert peak < 100e6, f"{peak / 1e6:.0f} MB"
-    assert lo < hi
+    y = np.r_[np.ones(45), np.zeros(70)].astype(bool)
+    best = np.where(y, 3.0, -3.0) + rng.normal(size=len(y))
+    close = best + rng.normal(scale=0.05, size=len(y))  # the same model, give or take
+    worse = np.where(y, 0.6, -0.6) + rng.normal(size=len(y))  # clearly worse on every row
+    made = [scored(tmp_path, p, s, y) for p, s in (("aaaa", best), ("bbbb", close), ("cccc", worse))]
+    return [m[0] for m in made], [m[1] for m in made]
+
+
+@pytest.mark.parametrize(("metric", "goal"), [("val_roc_auc", "maximize"), ("val_loss", "minimize")])
+def test_ties_on_one_split_come_from_the_stored_scores(three_points, metric, goal):
+    from snakesweep import intervals
+    from snakesweep.summary import read_with_intervals
+
+    records, files = three_points
+    records, scores, method = read_with_intervals([r["point"] for r in records], files, {"interval": "newcombe"})
+    table = results_table(records, ["learning_rate"], metric, goal, scores=scores, method=method).set_index("point")
+    best = table.index[0]
+    assert table.loc[best, "tied_with_best"] == True  # noqa: E712
+    assert pd.isna(table.loc[best, "p_vs_best"])
+    assert table.loc["cccc", "tied_with_best"] == False and table.loc["cccc", "p_vs_best"] < 0.05  # noqa: E712
+    close = "bbbb" if best == "aaaa" else "aaaa"
+    assert table.loc[close, "tied_with_best"] == True and table.loc[close, "p_vs_best"] >= 0.05  # noqa: E712
+    # Holm: the smaller raw p of the two comparisons doubled.
+    raw = intervals.single_split_p(metric, scores[best][0], scores[best][1], scores["cccc"][1])
+    assert table.loc["cccc", "p_vs_best"] == pytest.approx(min(1.0, 2 * raw))
+    # The interval of each point is the method's, from its scores, and the table says which.
+    assert (table["interval"] == "newcombe").all()
+    assert [table.loc["cccc", "val_roc_auc_lo"], table.loc["cccc", "val_roc_auc_hi"]] == method.auc(*scores["cccc"])
+
+
+def test_ties_on_train_loss_are_not_tested_on_one_split(three_points):
+    from snakesweep.summary import read_with_intervals
+
+    records, scores, method = read_with_intervals([r["point"] for r in three_points[0]], three_points[1], None)
+    table = results_table(records, ["learning_rate"], "train_loss", "minimize", scores=scores, method=method)
+    assert table["p_vs_best"].isna().all() and table["tied_with_best"].iloc[1:].isna().all()
+
+
+def test_another_interval_method_changes_the_intervals_not_the_records(three_points):
+    from snakesweep.summary import read_with_intervals
+
+    points = [r["point"] for r in three_points[0]]
+    boot, _, _ = read_with_intervals(points, three_points[1], {"interval": "bootstrap", "bootstrap": 300, "seed": 1})
+    newc, _, _ = read_with_intervals(points, three_points[1], {"interval": "newcombe"})
+    assert boot[2]["interval"] == "bootstrap" and newc[2]["interval"] == "newcombe"
+    assert boot[2]["val_roc_auc_ci95"] != newc[2]["val_roc_auc_ci95"]
+    assert {k: v for k, v in boot[2].items() if k not in ("interval", "val_roc_auc_ci95")} == {
+        k: v for k, v in newc[2].items() if k not in ("interval", "val_roc_auc_ci95")}
+
+
+def test_a_point_without_stored_scores_is_named(three_points):
+    from snakesweep.summary import read_with_intervals
+
+    Path(three_points[1][1]).with_name("val_scores.tsv").unlink()
+    with pytest.raises(SnakesweepError, match="bbbb.*no validation scores; delete its folder"):
+        read_with_intervals([r["point"] for r in three_points[0]], three_points[1], None)

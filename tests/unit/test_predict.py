@@ -35,7 +35,7 @@ def final(prepared, tmp_path_factory) -> dict:
     try:
         run_point(point="abcdef012345", hp=hp, train_path=prepared["train"], val_path=prepared["val"],
                   features=prepared["features"], threads=1, model_out=d / "model.pt", history_out=d / "history.csv",
-                  metrics_out=d / "metrics.json", n_boot=20)  # fmt: skip
+                  metrics_out=d / "metrics.json")  # fmt: skip
     finally:
         torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
         torch.set_num_threads(threads)

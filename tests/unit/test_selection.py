@@ -15,7 +15,8 @@ from scipy import stats
 
 from snakesweep import SnakesweepError
 from snakesweep.folds import TRAIN_ONLY, derive_seed, fold_table, stratified_folds, units_of
-from snakesweep.selection import compare, corrected_t, summary, ties
+from snakesweep.selection import compare, corrected_t, summary
+from snakesweep.summary import ties_of
 
 pytestmark = pytest.mark.usefixtures("restore_torch_state")
 
@@ -110,11 +111,14 @@ def test_ties_flag_points_the_folds_cannot_tell_from_the_best():
     close = _rec("b", [0.998, 0.999, 0.996, 0.999, 0.995])  # differs by noise
     worse = _rec("c", [0.95, 0.94, 0.96, 0.95, 0.945])  # clearly lower on every fold
     failed = {**_rec("d", [0.5] * 5), "status": "failed"}
-    got = ties([best, close, worse, failed], best, "val_roc_auc")
-    assert got["a"] == {"tied": True, "p": 1.0}
+    got = ties_of([close, worse, failed, best], "val_roc_auc", "maximize", {})
+    assert got["a"] == {"tied": True, "p": None}  # the best: no test against itself
     assert got["b"]["tied"] is True and got["b"]["p"] > 0.05
     assert got["c"]["tied"] is False and got["c"]["p"] < 0.05
     assert "d" not in got
+    # Holm over the two comparisons: the smaller p doubled.
+    raw = {k: compare(best, r, "val_roc_auc")["p"] for k, r in (("b", close), ("c", worse))}
+    assert got["c"]["p"] == pytest.approx(2 * raw["c"]) and got["b"]["p"] == pytest.approx(max(raw["b"], 2 * raw["c"]))
     # Pairs are matched by unit: the same folds.
     assert compare(best, close, "val_roc_auc")["n"] == 5
     assert compare(best, {**close, "units": close["units"][:3]}, "val_roc_auc")["n"] == 3
@@ -286,10 +290,11 @@ def test_the_first_seed_on_one_fold_is_the_single_split_point(cv_data, prepared,
              threads=1, metrics_files=[str(b)], logs_dir=str(tmp_path / "logs"))
     unit = json.loads(unit_paths(a.parent, as_point(member), "s0")["metrics"].read_text())
     single = json.loads(b.read_text())
-    for key in ("val_loss", "val_roc_auc", "train_loss", "val_roc_auc_ci95"):
+    for key in ("val_loss", "val_roc_auc", "train_loss"):
         assert unit[key] == single[key], key
-    history = unit_paths(a.parent, as_point(member), "s0")["history"]
-    assert history.read_bytes() == (b.parent / "history.csv").read_bytes()
+    for kind in ("history", "scores"):
+        unit_file = unit_paths(a.parent, as_point(member), "s0")[kind]
+        assert unit_file.read_bytes() == (b.parent / unit_file.name).read_bytes(), kind
 
 
 def test_the_final_model_trains_on_every_row_outside_the_test_split(cv_data, prepared, tmp_path):

@@ -14,6 +14,8 @@ import torch
 
 from snakesweep.engine_torch import fit_torch
 from snakesweep.hparams import HPARAMS
+from snakesweep.intervals import row_losses
+from snakesweep.io import read_scores
 from snakesweep.kernel import (
     batch_generator,
     epoch_batches,
@@ -100,7 +102,8 @@ def run(prepared, out: Path, hp: dict, point: str = "abcdef012345") -> dict:
     out.mkdir(parents=True, exist_ok=True)
     record = run_point(point=point, hp=hp, train_path=prepared["train"], val_path=prepared["val"],
                        features=prepared["features"], threads=1, model_out=out / "model.pt",
-                       history_out=out / "history.csv", metrics_out=out / "metrics.json")
+                       history_out=out / "history.csv", metrics_out=out / "metrics.json",
+                       scores_out=out / "val_scores.tsv")
     return record
 
 
@@ -116,8 +119,14 @@ def test_run_point_is_bit_identical(engine, prepared, tmp_path):
         k: v for k, v in mb.items() if k not in TIMING_KEYS}
     assert ma["status"] == "ok" and ma["epochs"] == 10 and ma["val_roc_auc"] >= 0.98
     assert ma["val_roc_auc"] == rec_a["val_roc_auc"] == rec_b["val_roc_auc"]
-    lo, hi = ma["val_roc_auc_ci95"]
-    assert lo <= ma["val_roc_auc"] <= hi
+    # The validation scores, from which intervals and ties are computed later, read back exactly: the
+    # AUC from them is the one recorded, bit for bit, and their mean row loss is the recorded val_loss.
+    assert (tmp_path / "a" / "val_scores.tsv").read_bytes() == (tmp_path / "b" / "val_scores.tsv").read_bytes()
+    y, s = read_scores(tmp_path / "a" / "val_scores.tsv")
+    assert len(y) == sum(ma["val_rows"].values()) and int(y.sum()) == ma["val_rows"]["positive"]
+    assert roc_auc(y, s) == ma["val_roc_auc"]
+    assert row_losses(y, s).mean() == pytest.approx(ma["val_loss"], rel=1e-6)
+    assert "val_roc_auc_ci95" not in ma and "bootstrap" not in ma  # no interval method is part of training
     assert ma["hparams"] == hp and ma["engine"] == engine and ma["device"] == "cpu"
     sa = torch.load(tmp_path / "a" / "model.pt", weights_only=True)["model_state"]
     sb = torch.load(tmp_path / "b" / "model.pt", weights_only=True)["model_state"]
@@ -148,7 +157,7 @@ def test_diverging_point_fails_with_a_reason(prepared, tmp_path):
     assert record["epochs"] < hp["max_epochs"]
     m = json.loads((tmp_path / "metrics.json").read_text())  # valid JSON: no NaN
     assert m["status"] == "failed" and m["reason"] == record["reason"]
-    assert m["val_loss"] is None and m["val_roc_auc"] is None and m["val_roc_auc_ci95"] is None
+    assert m["val_loss"] is None and m["val_roc_auc"] is None
     assert (tmp_path / "model.pt").is_file() and (tmp_path / "history.csv").is_file()
 
 

@@ -80,7 +80,7 @@ def test_test_roc_auc_is_computed_on_the_test_rows_with_the_chosen_model(tiny_ru
 def test_each_point_has_weights_history_curve_log_and_benchmark(tiny_run):
     for point in pd.read_csv(tiny_run / "results/sweep/points.tsv", sep="\t")["point"]:
         d = tiny_run / "results/points" / point
-        for name in ("model.pt", "history.csv", "metrics.json", "learning_curve.svg"):
+        for name in ("model.pt", "history.csv", "metrics.json", "learning_curve.svg", "val_scores.tsv"):
             assert (d / name).is_file(), name
         history = pd.read_csv(d / "history.csv")
         assert list(history.columns) == ["epoch", "train_loss", "val_loss", "val_roc_auc"]
@@ -88,7 +88,7 @@ def test_each_point_has_weights_history_curve_log_and_benchmark(tiny_run):
         assert metrics["seed"] == 42 and metrics["hparams"]["max_epochs"] == 2
         assert metrics["deterministic"] is True and metrics["cublas_workspace_config"] == ":4096:8"
         assert set(metrics["params"]) == {"hidden_layers", "hidden_neurons", "learning_rate"}
-        assert metrics["bootstrap"] == {"replicates": 2000, "seed": 0}
+        assert "bootstrap" not in metrics and "val_roc_auc_ci95" not in metrics  # intervals come after training
         assert (tiny_run / "results/logs/train" / f"{point}.log").is_file()
         assert metrics["pack"]["size"] == 3 and metrics["cache_key"]
         pack = metrics["pack"]["id"]
@@ -106,7 +106,12 @@ def test_the_single_split_is_as_before_no_units_and_the_chosen_points_own_model_
     assert not (tiny_run / "results/final").exists() and not (tiny_run / "results/split/cv.npz").exists()
     assert not list((tiny_run / "results/points").glob("*/units"))
     summary = pd.read_csv(tiny_run / "results/summary.tsv", sep="\t")
-    assert not {"n_units", "tied_with_best", "val_roc_auc_mean"} & set(summary.columns)
+    assert not {"n_units", "val_roc_auc_mean"} & set(summary.columns)
+    # Ties on the one split: every point but the best tested against it on the same validation rows.
+    assert summary.loc[0, "tied_with_best"] and pd.isna(summary.loc[0, "p_vs_best"])
+    assert summary["p_vs_best"].iloc[1:].between(0, 1).all() and (summary["interval"] == "newcombe").all()
+    assert (summary["val_roc_auc_lo"] < summary["val_roc_auc_hi"]).all()
+    assert best["intervals"]["method"] == "newcombe" and best["val_roc_auc_ci95"][0] < best["val_roc_auc_ci95"][1]
     assert "fold_r0" not in pd.read_csv(tiny_run / "results/split/assignment.tsv", sep="\t").columns
     assert (tiny_run / "results/plots/ranking.svg").stat().st_size > 1000
 
@@ -133,6 +138,25 @@ def test_second_run_has_nothing_to_do_and_report_builds(tiny_run):
     assert len(html) > 100_000
     for category in ("Exploration", "Sweep", "Summary"):
         assert category in html
+
+
+def test_another_interval_method_recomputes_the_intervals_and_trains_nothing(tiny_run):
+    best = json.loads((tiny_run / "results/best.json").read_text())
+    edit_config(tiny_run, **{"evaluate.interval": "bootstrap"})
+    try:
+        assert not pack_jobs(snakemake(tiny_run, "--cores", "2", "-n").stdout)
+        started = time.time()
+        snakemake(tiny_run, "--cores", "2")
+        assert trained_points(tiny_run, started) == set()
+        again = json.loads((tiny_run / "results/best.json").read_text())
+        assert again["intervals"]["method"] == "bootstrap" and again["intervals"]["replicates"] == 2000
+        assert again["point"] == best["point"] and again["test_roc_auc"] == best["test_roc_auc"]
+        assert again["test_roc_auc_ci95"] != best["test_roc_auc_ci95"]
+        assert (pd.read_csv(tiny_run / "results/summary.tsv", sep="\t")["interval"] == "bootstrap").all()
+    finally:
+        edit_config(tiny_run, **{"evaluate.interval": "newcombe"})
+        snakemake(tiny_run, "--cores", "2")
+    assert json.loads((tiny_run / "results/best.json").read_text()) == best
 
 
 def test_raising_count_trains_only_the_new_points(tiny_run):

@@ -146,15 +146,24 @@ def runner_settings():
         # point's id, since it changes float reduction order.
         "threads": config["train"]["threads"],
         "tracking": {**tracking_params(), "run_dir": L.WANDB},
-        # The validation ROC-AUC's interval follows the config too: changing these trains again.
-        "bootstrap": config["evaluate"]["bootstrap"],
-        "bootstrap_seed": config["evaluate"]["seed"],
     }
 
 
 def final_settings():
     """The final model trains as the built-in runner's pack of one, with no tracking."""
     return {"threads": config["train"]["threads"]}
+
+
+# The interval settings' file, an input of every job that computes intervals (the built-in model's).
+INTERVALS = {} if OWN else {"intervals": L.INTERVALS}
+
+
+def interval_settings():
+    """The interval method and its settings (snakesweep.intervals.Method.of), which the rule
+    interval_settings writes to L.INTERVALS: intervals and ties are computed after training, so
+    changing them reruns the summary, plots and evaluation only.
+    """
+    return {k: config["evaluate"][k] for k in ("interval", "bootstrap", "seed")}
 
 
 def summary_settings():
@@ -183,8 +192,6 @@ def evaluate_settings():
         return {}
     return {
         "names": SPEC.names,
-        "n_boot": config["evaluate"]["bootstrap"],
-        "seed": config["evaluate"]["seed"],
         "min_class_rows": config["evaluate"]["min_class_rows"],
     }
 
@@ -344,7 +351,7 @@ def evaluate_inputs(wildcards):
     """What the best point's evaluation reads: the test split and the baseline, for the built-in model."""
     if OWN:
         return {}
-    return {**TEST_DATA, "baseline": L.BASELINE_SCORES}
+    return {**TEST_DATA, "baseline": L.BASELINE_SCORES, **INTERVALS}
 
 
 def show_warnings(best_json):

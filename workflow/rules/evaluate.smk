@@ -5,8 +5,22 @@
 # before it are checked: packs whose ancient() split was rewritten hide them).
 
 
+rule interval_settings:
+    output:
+        L.INTERVALS,
+    log:
+        "results/logs/interval_settings.log",
+    conda:
+        "../../environment.yml"
+    params:
+        settings=interval_settings(),
+    script:
+        "../scripts/interval_settings.py"
+
+
 rule summarize:
     input:
+        **INTERVALS,
         points=L.POINTS_TABLE,
         metrics=POINT_METRICS,
     output:
@@ -49,6 +63,7 @@ rule baseline:
 rule plot_sweep:
     input:
         **BASELINE_CV,
+        **INTERVALS,
         points=L.POINTS_TABLE,
         metrics=POINT_METRICS,
     output:
@@ -169,3 +184,7 @@ rule evaluate_best:
         settings=evaluate_settings(),
     script:
         "../scripts/evaluate_best.py"
+
+
+localrules:
+    interval_settings,

@@ -26,6 +26,7 @@ else:
         final=snakemake.input.get("final"),
         cv=snakemake.input.get("cv"),
         baseline_cv=snakemake.input.get("baseline_cv"),
+        interval=snakemake.input.intervals,
         out_json=snakemake.output.best,
         out_roc=snakemake.output.roc,
         out_predictions=snakemake.output.predictions,

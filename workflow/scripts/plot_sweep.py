@@ -16,4 +16,5 @@ run_logged(
     **{f"out_{name}": path for name, path in snakemake.output.items()},
     # The baseline's cross-validated figures, beside the points' in the ranking (with units only).
     **({"baseline": baseline} if (baseline := snakemake.input.get("baseline_cv")) else {}),
+    **({"interval": f} if (f := snakemake.input.get("intervals")) else {}),
 )

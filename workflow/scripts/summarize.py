@@ -14,4 +14,6 @@ run_logged(
     metric_files=metrics,
     out=snakemake.output[0],
     **snakemake.params.settings,
+    # The interval method's file (the built-in model's summary computes intervals and ties).
+    **({"interval": f} if (f := snakemake.input.get("intervals")) else {}),
 )

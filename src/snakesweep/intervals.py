@@ -130,22 +130,20 @@ def _cut(lo: float, hi: float) -> list[float]:
     return [float(max(0.0, lo)), float(min(1.0, hi))]
 
 
-def _hm_variance(theta, m: int, n: int, modified: bool):
+def _hm_variance(theta: float, m: int, n: int, modified: bool) -> float:
     """Hanley & McNeil's variance of the AUC at a true AUC theta; Newcombe's modification puts
-    N* = (m + n)/2 - 1 for both class sizes."""
-    theta = np.asarray(theta, dtype=np.float64)
+    N* = (m + n)/2 - 1 for both class sizes. Plain floats: the score interval calls it a hundred times."""
     a, b = ((m + n) / 2 - 1,) * 2 if modified else (n, m)
     return theta * (1 - theta) / (m * n) * (1 + (a - 1) * (1 - theta) / (2 - theta) + (b - 1) * theta / (1 + theta))
 
 
 def _score_root(f, lo: float, hi: float) -> float:
     """The root of f between lo (f <= 0) and hi (f >= 0), to machine precision, by bisection."""
-    for _ in range(200):
+    while True:
         mid = (lo + hi) / 2
         if mid in (lo, hi):
-            break
+            return mid
         lo, hi = (mid, hi) if f(mid) <= 0 else (lo, mid)
-    return (lo + hi) / 2
 
 
 def newcombe(y: np.ndarray, s: np.ndarray, level: float = LEVEL) -> list[float]:
@@ -154,7 +152,7 @@ def newcombe(y: np.ndarray, s: np.ndarray, level: float = LEVEL) -> list[float]:
     a, z2 = Placements.of(y, s).auc, z_of(level) ** 2
 
     def f(theta):
-        return (a - theta) ** 2 - z2 * float(_hm_variance(theta, m, n, modified=True))
+        return (a - theta) ** 2 - z2 * _hm_variance(theta, m, n, modified=True)
 
     # f is > 0 at theta 0 and 1 (unless A is there) and <= 0 at A: one root on each side.
     lo = 0.0 if a <= 0 else _score_root(lambda t: -f(t), 0.0, a)
@@ -165,7 +163,7 @@ def newcombe(y: np.ndarray, s: np.ndarray, level: float = LEVEL) -> list[float]:
 def hanley_mcneil(y: np.ndarray, s: np.ndarray, level: float = LEVEL) -> list[float]:
     m, n = int(y.sum()), int((~y).sum())
     a = Placements.of(y, s).auc
-    half = z_of(level) * math.sqrt(float(_hm_variance(a, m, n, modified=False)))
+    half = z_of(level) * math.sqrt(_hm_variance(a, m, n, modified=False))
     return _cut(a - half, a + half)
 
 
@@ -344,14 +342,14 @@ def row_losses(y_true, logits) -> np.ndarray:
 
 def loss_paired_p(y_true, best, other) -> float:
     """Paired t-test of the per-row losses of two models on the same rows: two-sided p-value."""
-    from scipy.stats import t
+    from scipy.special import stdtr  # the t distribution's CDF: scipy.stats' is a hundred times slower
 
     d = row_losses(y_true, other) - row_losses(y_true, best)
     n = len(d)
     sd = float(d.std(ddof=1)) if n > 1 else 0.0
     if sd == 0:
         return 1.0 if float(d.mean()) == 0 else 0.0
-    return float(2 * t.sf(abs(float(d.mean())) / (sd / math.sqrt(n)), n - 1))
+    return float(2 * stdtr(n - 1, -abs(float(d.mean())) / (sd / math.sqrt(n))))
 
 
 PAIRED = {"val_roc_auc": (delong_paired_p, "DeLong's paired test of the validation ROC-AUC"),

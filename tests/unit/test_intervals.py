@@ -94,6 +94,13 @@ def test_loss_paired_test_is_the_paired_t_test_of_row_losses():
     assert intervals.loss_paired_p(y, a, a.copy()) == 1.0
 
 
+@pytest.mark.parametrize("df", [1, 2, 5, 30, 112, 1000, 100_000])
+def test_the_t_distributions_tail_matches_scipy(df):
+    for t in (0.0, 0.1, 0.7, 1.96, 3.0, 8.0, 40.0):
+        assert intervals.t_two_sided(t, df) == pytest.approx(2 * stats.t.sf(t, df), rel=1e-10, abs=1e-300)
+        assert intervals.t_two_sided(-t, df) == intervals.t_two_sided(t, df)
+
+
 # --- Newcombe and Hanley-McNeil ------------------------------------------------------------------------
 
 

@@ -35,7 +35,9 @@ from statistics import NormalDist
 import numpy as np
 
 from .io import read_json, write_json
-from .metrics import auc_from_counts, tie_groups
+
+# Labels as bools, scores as float64, as the AUC reads them (metrics is in every id: reused, not edited).
+from .metrics import _labels_scores, auc_from_counts, tie_groups
 
 # Computed from stored scores after training: not part of a point's id (identity.py).
 RESULT_CODE = False
@@ -69,10 +71,6 @@ MEASURED_COVERAGE = {"newcombe": {10: 0.945, 20: 0.9435}, "delong": {10: 0.217, 
 
 def z_of(level: float = LEVEL) -> float:
     return NormalDist().inv_cdf(0.5 + level / 2)
-
-
-def _labels_scores(y_true, scores) -> tuple[np.ndarray, np.ndarray]:
-    return np.asarray(y_true).astype(bool), np.asarray(scores, dtype=np.float64)
 
 
 def defined(y: np.ndarray, *score_sets: np.ndarray) -> bool:
@@ -116,11 +114,6 @@ class Placements:
         def c(a, b):
             return float(np.cov(a, b)[0, 1]) if len(a) > 1 else 0.0
         return c(self.pos, other.pos) / len(self.pos) + c(self.neg, other.neg) / len(self.neg)
-
-
-def auc_of(y_true, scores) -> float:
-    y, s = _labels_scores(y_true, scores)
-    return Placements.of(y, s).auc if defined(y, s) else float("nan")
 
 
 # --- one AUC --------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
     python benchmarks/run.py [end_to_end] [incremental] [scale] [job_overhead] [rounds]     # default: all
     python benchmarks/run.py coverage     # only when named: the intervals' coverage (interval_coverage.py)
+    python benchmarks/run.py large_sweep  # only when named: 1,000 points against the default 20
 
 Every figure runs the real workflow (the `snakemake` of this interpreter's environment) in a fresh temporary
 copy of the project, so the checkout's results/ are never touched. stdout: one JSON line per figure, each with
@@ -228,6 +229,29 @@ def rounds(points: int = 20, round_size: int = 10) -> list[dict]:
              "round_size": round_size, "machine": MACHINE} for name in ROUND_SPECS]
 
 
+def large_sweep(points: int = 1000) -> list[dict]:
+    """A 1,000-point random sweep of the default search space against the default 20-point sweep, each from
+    empty results in its own copy, and the same 1,000 points trained one at a time (train.batched: false)."""
+    def timed(what: str, **sections) -> tuple[float, float]:
+        work = copy_project()
+        try:
+            log(f"large_sweep: {what} ...")
+            seconds, rss = snakemake(work, config=write_config(work, **sections), timeout=3600)
+            log(f"  {seconds:.1f} s, largest job {rss:.0f} MiB")
+            return seconds, rss
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    baseline, _ = timed("the default sweep (20 points)", sweep=SWEEP)
+    seconds, rss = timed(f"{points} points", sweep={**SWEEP, "count": points})
+    serial, _ = timed(f"{points} points, train.batched: false", sweep={**SWEEP, "count": points},
+                      train={"batched": False})
+    return [{"name": "large_sweep", "points": points, "seconds": round(seconds, 2),
+             "baseline_seconds": round(baseline, 2), "ratio": round(seconds / baseline, 3),
+             "serial_seconds": round(serial, 2), "batched_to_serial": round(seconds / serial, 3),
+             "largest_job_mb": round(rss, 1), "machine": MACHINE}]
+
+
 def coverage() -> list[dict]:
     """The 95% intervals' coverage, method by method (interval_coverage.py): statistics, not the workflow's speed."""
     import interval_coverage as measure
@@ -241,7 +265,7 @@ def coverage() -> list[dict]:
 FIGURES = {"end_to_end": end_to_end, "incremental": incremental, "scale": scale, "job_overhead": job_overhead,
            "rounds": rounds}
 # Run only when named: not part of `run.py` alone (the performance check runs that whole).
-ON_REQUEST = {"coverage": coverage}
+ON_REQUEST = {"coverage": coverage, "large_sweep": large_sweep}
 
 
 def main() -> int:

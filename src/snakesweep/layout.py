@@ -59,6 +59,12 @@ def plot(name: str) -> str:
     return f"{PLOTS}/{name}"
 
 
+def probe_dir(logs_dir: str | Path) -> Path:
+    """Beside the training logs (`results/logs/probes`): the verdicts of batched training's probe
+    (batched.probe), one file per machine and group, which the packs on that machine reuse."""
+    return Path(logs_dir).parent / "probes"
+
+
 def provenance_dir(results: str | Path = RESULTS) -> Path:
     """The jobs' records and the crate's own state (its hash cache, its last zip): never in a crate."""
     return Path(results) / "provenance"

@@ -21,9 +21,9 @@ from .ranking import is_number
 # Bookkeeping of which files are complete, not what they hold: not part of a point's id (identity.py).
 RESULT_CODE = False
 
-# Fields of metrics.json that describe the run, not the result: they differ between reruns and between
-# pack sizes, everything else is bit-identical.
-RUN_FIELDS = ("train_seconds", "startup_seconds", "pack")
+# Fields of metrics.json that describe the run, not the result: they differ between reruns, between
+# pack sizes and between a point trained batched and alone (batched.py); everything else is bit-identical.
+RUN_FIELDS = ("train_seconds", "startup_seconds", "pack", "batched")
 
 
 def unit_paths(point_folder: str | Path, point: Point, unit: str) -> dict[str, Path]:

@@ -38,6 +38,9 @@ VOLATILE = frozenset({
     "train_seconds", "startup_seconds", "seconds", "s", "h:m:s", "max_rss", "max_vms", "max_uss", "max_pss",
     "io_in", "io_out", "mean_load", "cpu_time", "peak_rss_mb", "host", "hostname", "device", "date", "created",
     "started", "ended", "pack",
+    # Whether a point trained batched (batched.py): its numbers are the same either way, and a machine
+    # whose probe finds a difference trains it alone.
+    "batched",
     # Where the input table lay (labels.json): a crate moves a table from outside the run's folder (a
     # Galaxy job's dataset, say) to inputs/; its content is compared first, as results/data/table.tsv.
     "source",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import os
 import time
 import traceback
@@ -71,14 +72,15 @@ def _write_error(point: Point, paths: dict[str, Path], err: BaseException, log: 
 
 def run_pack(*, pack: str, members: list[Point | dict], labels: str, threads: int, metrics_files: list[str],
              logs_dir: str, train: str | None = None, val: str | None = None, cv: str | None = None,
-             tracking: dict | None = None, gpu_lock_dir: str | None = None) -> list[dict]:
+             tracking: dict | None = None, gpu_lock_dir: str | None = None, batched: bool = True) -> list[dict]:
     """Train the pack's points that are not complete; returns one line of status per point.
 
     `members`: the pack's points (points.Point, or their plain() dicts as Snakemake passes them), all
     of one accelerator kind; `metrics_files`: their metrics.json,
     in the same order (each point's other files go beside it). Points with units read their data from
     `cv` (folds.py), the others from `train` and `val`. A GPU pack claims one device for its whole
-    life, before torch starts; torch is imported only when some point has to train.
+    life, before torch starts; torch is imported only when some point has to train. `batched`: train the
+    points of one group (batched.py) together, each bit-identical to training it alone.
     """
     tracking = tracking or {}
     folders = [Path(m).parent for m in metrics_files]
@@ -109,7 +111,7 @@ def run_pack(*, pack: str, members: list[Point | dict], labels: str, threads: in
 
         with pack_device(pack, next(iter(kinds)), gpu_lock_dir):
             trained = _train(pack, len(members), todo, PackData(train, val, cv), labels, threads, Path(logs_dir),
-                             tracking)
+                             tracking, batched)
         for (position, *_), line in zip(todo, trained, strict=True):
             lines[position - 1] = line
     for line in lines:
@@ -121,7 +123,41 @@ def run_pack(*, pack: str, members: list[Point | dict], labels: str, threads: in
     return lines
 
 
-def _train(pack, size, todo, data, labels, threads, logs_dir, tracking):
+def _fit_groups(pack, todo, data, device, probes: Path) -> dict:
+    """The results of the pack's points that train batched, by point id: (kernel.FitResult, how). Groups
+    of one, and groups whose probe found a difference on this machine, train one point at a time."""
+    from . import batched
+
+    groups = {}
+    for _, point, _, _ in todo:
+        if point.units or point.final or point.resume is not None or batched.why_not(point.hparams, device):
+            continue
+        groups.setdefault((batched.group_key(point.hparams), point.epochs), []).append(point)
+    fitted = {}
+    for (key, epochs), points in groups.items():
+        name = hashlib.sha256(key.encode()).hexdigest()[:8]
+        if len(points) < 2:
+            continue
+        train, val = data.single()
+        verdict = batched.probe([p.hparams for p in points], train, val, probes)
+        if not verdict["exact"]:
+            print(f"pack {pack}: group {name} ({len(points)} points, {key}) trains one point at a time: on this "
+                  f"machine the batched path differs from training alone ({verdict['differs']}; probe "
+                  f"{verdict['file']})")
+            continue
+        t0 = time.perf_counter()
+        # Chunks bound the memory; a point's numbers do not depend on which points share its chunk.
+        for start in range(0, len(points), batched.MAX_GROUP):
+            chunk = points[start:start + batched.MAX_GROUP]
+            results = batched.fit_group([p.hparams for p in chunk], train, val, epochs)
+            for p, result in zip(chunk, results, strict=True):
+                fitted[p.id] = result, {"group": name, "points": len(points)}
+        print(f"pack {pack}: group {name}: {len(points)} points trained batched in "
+              f"{time.perf_counter() - t0:.2f} s ({key})")
+    return fitted
+
+
+def _train(pack, size, todo, data, labels, threads, logs_dir, tracking, batched):
     from .gpu import AUTO_ENV
     from .kernel import make_deterministic, resolve_device
     from .train import train_final, train_point, train_units
@@ -131,12 +167,14 @@ def _train(pack, size, todo, data, labels, threads, logs_dir, tracking):
     data.device = device
     features = read_json(labels)["features"]
     logs_dir.mkdir(parents=True, exist_ok=True)
+    fitted = _fit_groups(pack, todo, data, device, layout.probe_dir(logs_dir)) if batched else {}
     frozen = False
     lines = []
     for position, point, paths, key in todo:
         paths["metrics"].parent.mkdir(parents=True, exist_ok=True)
         paths["metrics"].unlink(missing_ok=True)
-        extra = {"cache_key": key, "pack": {"id": pack, "size": size, "position": position}}
+        extra = {"cache_key": key, "pack": {"id": pack, "size": size, "position": position},
+                 "batched": fitted[point.id][1] if point.id in fitted else None}
         log = logs_dir / f"{point.id}.log"
         with open(log, "w", buffering=1) as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
             print(f"point {point.id} of pack {pack} ({position}/{size}), pid {os.getpid()}, accelerator "
@@ -148,8 +186,12 @@ def _train(pack, size, todo, data, labels, threads, logs_dir, tracking):
                     record = train_final(point, paths, data, features, threads, extra)
                 else:
                     splits = data.single()
+                    if point.id in fitted:
+                        print(f"trained batched with the {extra['batched']['points']} points of its group "
+                              f"{extra['batched']['group']} in this pack (bit-identical to training it alone)")
                     record = train_point(point=point.id, hp=point.hparams, train=splits[0], val=splits[1],
                                          epochs=point.epochs, resume=point.resume,
+                                         fitted=fitted.pop(point.id, (None,))[0],
                                          features=features, threads=threads, outputs=paths,
                                          title=point.title, tracker=_tracker(point, tracking),
                                          params=point.params, extra=extra)

@@ -42,7 +42,7 @@ def fit(hp: dict, train: Split, val: Split, device: torch.device, on_epoch=None,
 
 def train_point(*, point: str, hp: dict, train: Split, val: Split, features: list[str], threads: int,
                 outputs: dict, title: str = "", tracker=None, params: dict | None = None,
-                extra: dict | None = None, resume=None, epochs: int | None = None) -> dict:
+                extra: dict | None = None, resume=None, epochs: int | None = None, fitted=None) -> dict:
     """Train one point on splits already on its device and write its files; returns metrics.json's record.
 
     `params` are the point's swept values as the points table shows them; `extra` fields (the cache
@@ -50,15 +50,22 @@ def train_point(*, point: str, hp: dict, train: Split, val: Split, features: lis
     for: intervals and ties are computed from them later (intervals.py), so no interval method or
     setting is part of training. `resume`: the path of a checkpoint
     of this point to continue from (bit-identical to training straight through); `epochs`: how many
-    epochs to have in total (default hp["max_epochs"]); the files describe all of them.
+    epochs to have in total (default hp["max_epochs"]); the files describe all of them. `fitted`: the point's
+    kernel.FitResult, trained already with the other points of its group (batched.fit_group, bit-identical
+    to training it here): only its files are written, and its epochs are logged to the tracker.
     """
     device = train.x.device
     on_epoch = None
     if tracker is not None:
         def on_epoch(row):
             tracker.log_epoch(row["epoch"], {k: v for k, v in row.items() if k != "epoch"})
-    checkpoint = load_checkpoint(resume, device) if resume is not None else None
-    result = fit(hp, train, val, device, on_epoch=on_epoch, resume=checkpoint, epochs=epochs)
+    if fitted is None:
+        checkpoint = load_checkpoint(resume, device) if resume is not None else None
+        result = fit(hp, train, val, device, on_epoch=on_epoch, resume=checkpoint, epochs=epochs)
+    else:
+        result = fitted
+        for row in result.history if on_epoch is not None else ():
+            on_epoch(row)
     last = result.history[-1] if result.history else {}
     ok = result.status == "ok"
     y_val = val.y.cpu().numpy()

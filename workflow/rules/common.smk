@@ -145,6 +145,7 @@ def runner_settings():
         # torch uses exactly this many threads even if --cores is lower: thread count is part of the
         # point's id, since it changes float reduction order.
         "threads": config["train"]["threads"],
+        "batched": config["train"]["batched"],
         "tracking": {**tracking_params(), "run_dir": L.WANDB},
     }
 

@@ -7,7 +7,7 @@ piece is usable and testable on its own.
 # The package's version and its error type: a release must not change every point's id.
 RESULT_CODE = False
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 
 class SnakesweepError(ValueError):

@@ -53,7 +53,7 @@ def test_shipped_config_is_valid_and_an_empty_config_gets_the_same_defaults():
 
 
 # train keys that set the job, not the model: not hyperparameters a sweep can vary.
-JOB_KEYS = {"threads", "pack_size"}
+JOB_KEYS = {"threads", "pack_size", "batched"}
 
 
 def test_schema_train_block_and_the_hyperparameter_table_are_one_source():

@@ -48,6 +48,25 @@ def test_a_pack_gives_each_point_the_bytes_it_gets_alone_with_both_engines(tmp_p
                                   pd.read_csv(packed / "results/summary.tsv", sep="\t").drop(columns=drop))
 
 
+def test_a_point_is_the_same_batched_in_any_sweep_or_alone(tmp_path):
+    """The default search space: 8 points trained batched, and the same 8 inside a 24-point sweep trained
+    one at a time (train.batched: false), in packs of other sizes: every shared point's bytes are equal."""
+    small = make_workdir(tmp_path / "small", points=8, epochs=4, **{"sweep.seed": 3})
+    large = make_workdir(tmp_path / "large", points=24, epochs=4,
+                         **{"sweep.seed": 3, "train.batched": False, "train.pack_size": 7})
+    snakemake(small, "--cores", "2")
+    snakemake(large, "--cores", "2")
+    a, b = point_files(small), point_files(large)
+    assert len(a) == 8 and len(b) == 24 and set(a) <= set(b)
+    for point in a:
+        assert a[point] == b[point], point
+    batched = [json.loads((small / "results/points" / p / "metrics.json").read_text())["batched"] for p in a]
+    assert sum(1 for x in batched if x) >= 2  # some points shared a group, and trained batched
+    assert not any(json.loads(m.read_text())["batched"] for m in (large / "results/points").glob("*/metrics.json"))
+    log = "".join(f.read_text() for f in (small / "results/logs/packs").glob("*.log"))
+    assert "trained batched in" in log
+
+
 def test_caching_stays_exact_with_packs(tmp_path):
     wd = make_workdir(tmp_path, points=3, **{"train.pack_size": 2})
     snakemake(wd, "--cores", "2")

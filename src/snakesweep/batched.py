@@ -36,7 +36,6 @@ import json
 import math
 import time
 
-import numpy as np
 import torch
 from torch import nn
 

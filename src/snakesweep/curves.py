@@ -62,7 +62,8 @@ def _panel(x0: float, y0: float, w: float, h: float, epochs: list, series: list,
 
     out = [f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{w:.1f}" height="{h:.1f}" fill="none" stroke="#000" '
            f'stroke-width="0.8"/>',
-           f'<text x="{x0 + w / 2:.1f}" y="{y0 - 8:.1f}" text-anchor="middle" font-size="12">{html.escape(title)}</text>',
+           f'<text x="{x0 + w / 2:.1f}" y="{y0 - 8:.1f}" text-anchor="middle" font-size="12">'
+           f'{html.escape(title)}</text>',
            f'<text x="{x0 + w / 2:.1f}" y="{y0 + h + 36:.1f}" text-anchor="middle" font-size="11">epoch</text>',
            f'<text transform="translate({x0 - 48:.1f} {y0 + h / 2:.1f}) rotate(-90)" text-anchor="middle" '
            f'font-size="11">{html.escape(ylabel)}</text>']

@@ -206,10 +206,12 @@ def _train(pack, size, todo, data, labels, threads, logs_dir, tracking, batched)
                   f"val_roc_auc={record['val_roc_auc']} on {record.get('device', device)}")
         if record["status"] != "error":
             keep(paths)
-        # A point's garbage (Lightning's trainer holds reference cycles) goes before the next point.
-        # After the first point everything imported is frozen out of the collector's sight, or each
-        # collection would walk torch's, Lightning's and matplotlib's objects (benchmarks/README.md).
-        gc.collect()
+        # A point's garbage (Lightning's trainer holds reference cycles) goes before the next point; a
+        # point trained batched left none (1 ms a point). After the first point everything imported is
+        # frozen out of the collector's sight, or each collection would walk torch's and Lightning's
+        # objects (benchmarks/README.md).
+        if extra["batched"] is None or not frozen:
+            gc.collect()
         if not frozen:
             gc.freeze()
             frozen = True

@@ -522,8 +522,9 @@ def _state_bytes(result: FitResult) -> bytes:
 
 def probe(hps: list[dict], train: Split, val: Split, folder, epochs: int = 2) -> dict:
     """Whether this group trains batched, bit for bit as alone, on this machine: three points of its
-    configuration (the group's first, and two of other learning rates and seeds) trained both ways for
-    `epochs`, compared byte by byte. The verdict is kept in `folder`, one file per machine and group."""
+    configuration (the group's first, and two of other learning rates and seeds, one with another of the
+    group's weight decays if it has several) trained both ways for `epochs`, compared byte by byte. The
+    verdict is kept in `folder`, one file per machine and group."""
     import hashlib
     from pathlib import Path
 
@@ -532,16 +533,20 @@ def probe(hps: list[dict], train: Split, val: Split, folder, epochs: int = 2) ->
 
     who = machine()
     key = group_key(hps[0])
-    name = hashlib.sha256(json.dumps([who, key], sort_keys=True).encode()).hexdigest()[:16]
+    first = hps[0]
+    # A group whose points decay their weights differently steps each point's decay on its own: probe that.
+    other = next((h["weight_decay"] for h in hps if h["weight_decay"] != first["weight_decay"]), None)
+    name = hashlib.sha256(json.dumps([who, key, other is not None], sort_keys=True).encode()).hexdigest()[:16]
     path = Path(folder) / f"{name}.json"
     if path.is_file():
         try:
             return {**json.loads(path.read_text()), "file": str(path)}
         except ValueError:  # a probe that died writing: probe again
             pass
-    first = hps[0]
     sample = [first, *({**first, "learning_rate": first["learning_rate"] * f, "seed": (first["seed"] + i) % 2**32}
-                       for i, f in ((1, 3.0), (2, 1 / 3))), ]
+                       for i, f in ((1, 3.0), (2, 1 / 3)))]
+    if other is not None:
+        sample[2]["weight_decay"] = other
     epochs = min(epochs, first["max_epochs"])
     together = fit_group(sample, train, val, epochs)
     alone = [fit_torch(hp, train, val, torch.device("cpu"), epochs=epochs) for hp in sample]

@@ -144,6 +144,14 @@ def test_the_probe_says_exact_here_and_keeps_its_verdict(splits, tmp_path, monke
     assert batched.probe(hps, *splits, tmp_path)["exact"]
 
 
+def test_a_group_with_weight_decay_per_point_is_probed_on_its_own(splits, tmp_path):
+    hps = group({"hidden_layers": 1, "hidden_neurons": 8}, 3)
+    shared = batched.probe(hps, *splits, tmp_path)
+    hps[2]["weight_decay"] = 0.01
+    per_point = batched.probe(hps, *splits, tmp_path)
+    assert shared["exact"] and per_point["exact"] and shared["file"] != per_point["file"]
+
+
 def test_the_probe_finds_a_difference(splits, tmp_path, monkeypatch):
     """A torch whose batched products round otherwise, in one point's weights by one unit in the last place."""
     real = batched.fit_group

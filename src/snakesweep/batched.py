@@ -123,8 +123,8 @@ class Products:
     """The matrix products of a layer, batched where that rounds as a lone point's call does (checked per
     shape), else per point on the aligned blocks."""
 
-    def __init__(self):
-        self.batched_ok: dict[tuple, bool] = {}
+    # Per process: a shape's verdict holds for every group that has it.
+    batched_ok: dict[tuple, bool] = {}
 
     # Each op: (batched call, lone point's call), on stacks; `out` receives the result.
     @staticmethod
@@ -520,7 +520,7 @@ def _state_bytes(result: FitResult) -> bytes:
     return buf.getvalue()
 
 
-def probe(hps: list[dict], train: Split, val: Split, folder, epochs: int = 2) -> dict:
+def probe(hps: list[dict], train: Split, val: Split, folder, epochs: int = 1) -> dict:
     """Whether this group trains batched, bit for bit as alone, on this machine: three points of its
     configuration (the group's first, and two of other learning rates and seeds, one with another of the
     group's weight decays if it has several) trained both ways for `epochs`, compared byte by byte. The

@@ -95,10 +95,25 @@ def test_a_point_is_the_same_whichever_points_share_its_batch(splits):
 def test_the_per_point_products_are_exact_too(splits, monkeypatch):
     """Where a batched product rounds otherwise on some machine, each point runs its own call: force
     that path everywhere and the points are still bit-identical to alone."""
+    monkeypatch.setattr(batched.Products, "batched_ok", {})  # the process's verdicts: none yet
     monkeypatch.setattr(batched.Products, "_check", lambda self, op, shapes: False)
     for layers, width in ((0, 2), (1, 4), (2, 32)):
         assert_as_alone(group({"hidden_layers": layers, "hidden_neurons": width, "activation": "tanh"}, 3),
                         *splits, epochs=2)
+    assert batched.Products.batched_ok and not any(batched.Products.batched_ok.values())
+
+
+def test_a_batched_product_that_rounds_otherwise_is_found(monkeypatch):
+    """The per-shape check compares every block with the lone point's own call, bit for bit."""
+    real = batched.Products._forward
+
+    def one_ulp_off_at_one_position(out, a, w, b, batched_call):
+        real(out, a, w, b, batched_call)
+        if batched_call:
+            out.v[5, 0, 0] = torch.nextafter(out.v[5, 0, 0], torch.tensor(float("inf")))
+
+    monkeypatch.setattr(batched.Products, "_forward", staticmethod(one_ulp_off_at_one_position))
+    assert batched.Products()._check("forward", (32, 30, 16)) is False
 
 
 def test_a_diverging_point_stops_alone_and_its_neighbours_go_on(splits):

@@ -29,6 +29,15 @@ DEFAULT_TIER = "unit"
 sys.path.insert(0, str(TESTS))
 
 
+def pytest_configure(config):
+    """Batched training keeps its probe's verdicts for every run on a machine (batched.machine_cache):
+    the suite's runs, its subprocesses included, keep theirs in a folder of their own, never the user's."""
+    import os
+    import tempfile
+
+    os.environ.setdefault("SNAKESWEEP_CACHE_DIR", tempfile.mkdtemp(prefix="snakesweep-test-probes-"))
+
+
 def pytest_addoption(parser):
     parser.addoption("--all-tiers", action="store_true", default=False,
                      help=f"run every tier ({', '.join(TIERS)}); without it and without -m, only '{DEFAULT_TIER}'")

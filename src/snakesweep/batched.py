@@ -331,6 +331,15 @@ class Group:
         defaults = OPTIMIZERS[opt]
         decay = any(self.wds)
         same = len(set(self.wds)) == 1
+        # Each point's step size, as its own optimiser computes it in double precision: the value of
+        # addcdiv_, rounded to float32 by ATen's kernel.
+        if opt == "adam":
+            steps = [lr / (1 - defaults["betas"][0] ** step) for lr in self.lrs]
+        elif opt == "adagrad":
+            steps = [lr / (1 + (step - 1) * defaults["lr_decay"]) for lr in self.lrs]
+        else:
+            steps = self.lrs
+        values = torch.tensor([-v for v in steps], dtype=torch.float32).unsqueeze(1)
         for i, (p, g) in enumerate(zip(self.params, self.grads, strict=True)):
             grad = g.flat
             if decay:
@@ -351,20 +360,20 @@ class Group:
                 m, v = self.state["exp_avg"][i].flat, self.state["exp_avg_sq"][i].flat
                 m.lerp_(grad, 1 - beta1)
                 v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                bc1, bc2 = 1 - beta1**step, 1 - beta2**step
+                bc2 = 1 - beta2**step
                 denom = (v.sqrt() / bc2**0.5).add_(defaults["eps"])
-                _addcdiv(p.flat, m, denom, [-(lr / bc1) for lr in self.lrs])
+                _addcdiv(p.flat, m, denom, values)
             elif opt == "rmsprop":
                 alpha = defaults["alpha"]
                 s = self.state["square_avg"][i].flat
                 s.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
                 avg = s.sqrt().add_(defaults["eps"])
-                _addcdiv(p.flat, grad, avg, [-lr for lr in self.lrs])
+                _addcdiv(p.flat, grad, avg, values)
             elif opt == "adagrad":
                 s = self.state["sum"][i].flat
                 s.addcmul_(grad, grad, value=1)
                 std = s.sqrt().add_(defaults["eps"])
-                _addcdiv(p.flat, grad, std, [-(lr / (1 + (step - 1) * defaults["lr_decay"])) for lr in self.lrs])
+                _addcdiv(p.flat, grad, std, values)
             else:  # sgd: a fused multiply-add in ATen's vector code, per point
                 for r, lr in enumerate(self.lrs):
                     p.flat[r].add_(grad[r], alpha=-lr)
@@ -399,11 +408,10 @@ class Optimiser:
         return {"state": self.state, "param_groups": [self.group]}
 
 
-def _addcdiv(param: torch.Tensor, t1: torch.Tensor, t2: torch.Tensor, values: list[float]) -> None:
-    """param.addcdiv_(t1, t2, value=v) with a value per row: ATen computes param + (v * t1) / t2 in
-    float32, v rounded to float32 first."""
-    v = torch.tensor(values, dtype=torch.float32).unsqueeze(1)
-    param.add_(torch.mul(t1, v).div_(t2))
+def _addcdiv(param: torch.Tensor, t1: torch.Tensor, t2: torch.Tensor, values: torch.Tensor) -> None:
+    """param.addcdiv_(t1, t2, value=v) with a value per row (`values`: a float32 column): ATen computes
+    param + (v * t1) / t2 in float32, v rounded to float32 first."""
+    param.add_(torch.mul(t1, values).div_(t2))
 
 
 def _bce_mean(logits: Stack, y: Stack) -> torch.Tensor:
@@ -494,9 +502,18 @@ def fit_group(hps: list[dict], train: Split, val: Split, epochs: int | None = No
     return results
 
 
+# Where a machine's verdicts are kept for every run on it (the run's own copy goes in its logs).
+CACHE_ENV = "SNAKESWEEP_CACHE_DIR"
+# Settings that change which kernels MKL and ATen pick without changing torch's build or the CPU.
+KERNEL_ENV = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "MKL_DEBUG_CPU_TYPE", "MKL_NUM_THREADS",
+              "OMP_NUM_THREADS")
+
+
 def machine() -> dict:
     """What decides how torch rounds on this machine: the torch build (its BLAS), the CPU's vector
-    instructions and model, and the threads."""
+    instructions and model, the threads, and the settings that steer MKL's and ATen's choice of kernels."""
+    import os
+
     cpu = ""
     try:
         with open("/proc/cpuinfo") as fh:
@@ -507,7 +524,20 @@ def machine() -> dict:
     blas = [line.strip(" -") for line in config.splitlines() if "Math Kernel" in line or "BLAS_INFO" in line
             or "OpenBLAS" in line]
     return {"torch": torch.__version__, "blas": blas, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "cpu": cpu, "threads": torch.get_num_threads()}
+            "cpu": cpu, "threads": torch.get_num_threads(),
+            "environment": {k: os.environ[k] for k in KERNEL_ENV if k in os.environ}}
+
+
+def machine_cache():
+    """The folder of this user's verdicts on this machine: $SNAKESWEEP_CACHE_DIR, else snakesweep/probes
+    in $XDG_CACHE_HOME or ~/.cache."""
+    import os
+    from pathlib import Path
+
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "snakesweep" / "probes"
 
 
 def _state_bytes(result: FitResult) -> bytes:
@@ -523,12 +553,14 @@ def _state_bytes(result: FitResult) -> bytes:
 def probe(hps: list[dict], train: Split, val: Split, folder, epochs: int = 1) -> dict:
     """Whether this group trains batched, bit for bit as alone, on this machine: three points of its
     configuration (the group's first, and two of other learning rates and seeds, one with another of the
-    group's weight decays if it has several) trained both ways for `epochs`, compared byte by byte. The
-    verdict is kept in `folder`, one file per machine and group."""
+    group's weight decays if it has several) trained both ways for `epochs`, compared byte by byte.
+
+    The verdict depends on the machine and the configuration only, so it is kept for every run on this
+    machine (machine_cache(); best effort: a cache that cannot be written is skipped) and copied into
+    `folder`, the run's own record of what it relied on."""
     import hashlib
     from pathlib import Path
 
-    from .engine_torch import fit_torch
     from .io import write_json
 
     who = machine()
@@ -537,22 +569,39 @@ def probe(hps: list[dict], train: Split, val: Split, folder, epochs: int = 1) ->
     # A group whose points decay their weights differently steps each point's decay on its own: probe that.
     other = next((h["weight_decay"] for h in hps if h["weight_decay"] != first["weight_decay"]), None)
     name = hashlib.sha256(json.dumps([who, key, other is not None], sort_keys=True).encode()).hexdigest()[:16]
-    path = Path(folder) / f"{name}.json"
-    if path.is_file():
+    path, kept = Path(folder) / f"{name}.json", machine_cache() / f"{name}.json"
+    verdict = _read_verdict(path) or _read_verdict(kept)
+    if verdict is None:
+        verdict = _probe(first, other, epochs, train, val)
+        verdict.update(group=json.loads(key), machine=who)
         try:
-            return {**json.loads(path.read_text()), "file": str(path)}
-        except ValueError:  # a probe that died writing: probe again
-            pass
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            write_json(kept, verdict)
+        except OSError as err:
+            print(f"batched: the probe's verdict is not kept for other runs ({kept}: {err})")
+    if _read_verdict(path) is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, verdict)
+    return {**verdict, "file": str(path)}
+
+
+def _read_verdict(path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):  # none yet, or a probe that died writing: probe again
+        return None
+
+
+def _probe(first: dict, other_decay: float | None, epochs: int, train: Split, val: Split) -> dict:
+    from .engine_torch import fit_torch
+
     sample = [first, *({**first, "learning_rate": first["learning_rate"] * f, "seed": (first["seed"] + i) % 2**32}
                        for i, f in ((1, 3.0), (2, 1 / 3)))]
-    if other is not None:
-        sample[2]["weight_decay"] = other
+    if other_decay is not None:
+        sample[2]["weight_decay"] = other_decay
     epochs = min(epochs, first["max_epochs"])
     together = fit_group(sample, train, val, epochs)
     alone = [fit_torch(hp, train, val, torch.device("cpu"), epochs=epochs) for hp in sample]
     differs = [f"learning_rate {hp['learning_rate']:.6g}, seed {hp['seed']}"
                for hp, a, b in zip(sample, together, alone, strict=True) if _state_bytes(a) != _state_bytes(b)]
-    verdict = {"exact": not differs, "differs": differs, "group": json.loads(key), "machine": who, "epochs": epochs}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, verdict)
-    return {**verdict, "file": str(path)}
+    return {"exact": not differs, "differs": differs, "epochs": epochs}

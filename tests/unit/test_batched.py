@@ -147,19 +147,36 @@ def test_groups_are_what_points_share_but_learning_rate_seed_and_weight_decay():
         batched.group_key({**DEFAULTS, "hidden_layers": 0, "hidden_neurons": 32})
 
 
-def test_the_probe_says_exact_here_and_keeps_its_verdict(splits, tmp_path, monkeypatch):
+def test_the_probe_says_exact_here_and_keeps_its_verdict_for_the_machine(splits, tmp_path, monkeypatch):
+    machine = tmp_path / "machine"
+    monkeypatch.setenv(batched.CACHE_ENV, str(machine))
     hps = group({"hidden_layers": 1, "hidden_neurons": 8}, 2)
-    verdict = batched.probe(hps, *splits, tmp_path)
+    verdict = batched.probe(hps, *splits, tmp_path / "run1")
     assert verdict["exact"] and verdict["differs"] == []
     assert verdict["machine"]["torch"] == torch.__version__
-    files = list(tmp_path.glob("*.json"))
-    assert len(files) == 1 and json.loads(files[0].read_text())["exact"] is True
-    # Kept: a second pack on this machine does not train anything to know.
+    kept = list(machine.glob("*.json"))
+    assert len(kept) == 1 and json.loads(kept[0].read_text())["exact"] is True
+    # Another run on this machine trains nothing to know, and records the verdict it relied on.
     monkeypatch.setattr(batched, "fit_group", lambda *a, **k: pytest.fail("probed again"))
-    assert batched.probe(hps, *splits, tmp_path)["exact"]
+    again = batched.probe(hps, *splits, tmp_path / "run2")
+    assert again["exact"] and (tmp_path / "run2" / kept[0].name).read_bytes() == kept[0].read_bytes()
+    # Another torch build, or a setting that steers MKL's kernels, is another machine.
+    monkeypatch.setenv("MKL_CBWR", "COMPATIBLE")
+    with pytest.raises(pytest.fail.Exception, match="probed again"):
+        batched.probe(hps, *splits, tmp_path / "run3")
 
 
-def test_a_group_with_weight_decay_per_point_is_probed_on_its_own(splits, tmp_path):
+def test_a_machine_cache_that_cannot_be_written_is_skipped(splits, tmp_path, monkeypatch, capsys):
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    monkeypatch.setenv(batched.CACHE_ENV, str(blocked / "probes"))
+    assert batched.probe(group({"hidden_layers": 0}, 2), *splits, tmp_path / "run")["exact"]
+    assert "not kept for other runs" in capsys.readouterr().out
+    assert list((tmp_path / "run").glob("*.json"))
+
+
+def test_a_group_with_weight_decay_per_point_is_probed_on_its_own(splits, tmp_path, monkeypatch):
+    monkeypatch.setenv(batched.CACHE_ENV, str(tmp_path / "machine"))
     hps = group({"hidden_layers": 1, "hidden_neurons": 8}, 3)
     shared = batched.probe(hps, *splits, tmp_path)
     hps[2]["weight_decay"] = 0.01
@@ -169,6 +186,7 @@ def test_a_group_with_weight_decay_per_point_is_probed_on_its_own(splits, tmp_pa
 
 def test_the_probe_finds_a_difference(splits, tmp_path, monkeypatch):
     """A torch whose batched products round otherwise, in one point's weights by one unit in the last place."""
+    monkeypatch.setenv(batched.CACHE_ENV, str(tmp_path / "machine"))
     real = batched.fit_group
 
     def off_by_one_ulp(hps, train, val, epochs=None):

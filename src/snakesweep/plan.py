@@ -351,6 +351,6 @@ def make_plan(config: dict, base: str | Path = ".", gpus_visible: int | None = N
     asked_by = f"sweep parameter '{accel}'" if accel is not None and (
         spec.method == "bayes" or any(accel in p.params for p in asked)) else "train.accelerator"
     return Plan(spec, [] if spec.adaptive else points, context, auto, gpu_asked=len(asked), gpu_asked_by=asked_by,
-                pack_size=int(config["train"].get("pack_size", 200)), defaults=defaults, folds=folds,
+                pack_size=int(config["train"].get("pack_size", 250)), defaults=defaults, folds=folds,
                 repeats=repeats if folds > 1 else 1, seeds=seeds,
                 total=total_points(spec, config["sweep"]["count"], len(points)))

@@ -229,21 +229,24 @@ def _activation_backward(name: str, grad: torch.Tensor, result: torch.Tensor, ou
         torch.ops.aten.sigmoid_backward.grad_input(grad, result, grad_input=out)
 
 
+def _linears(model: nn.Module) -> list[nn.Linear]:
+    return [m for m in model.layers if isinstance(m, nn.Linear)]
+
+
 class Group:
     """The stacked weights and optimiser state of N points of one group, and one training step of all."""
 
-    def __init__(self, hps: list[dict], n_features: int, models: list[nn.Module]):
+    def __init__(self, hps: list[dict], models: list[nn.Module]):
         hp = hps[0]
         self.hp = hp
         self.n = len(hps)
         self.activation = hp["activation"]
-        self.layers = [m for m in models[0].layers if isinstance(m, nn.Linear)]
-        self.shapes = [(lin.out_features, lin.in_features) for lin in self.layers]
+        # Layer by layer, every point's weights and biases into one stack each.
+        per_layer = zip(*(_linears(m) for m in models), strict=True)
         self.weights, self.biases = [], []
-        for li, (o, i) in enumerate(self.shapes):
-            w, b = Stack(self.n, (o, i)), Stack(self.n, (o,))
-            for p, model in enumerate(models):
-                lin = [m for m in model.layers if isinstance(m, nn.Linear)][li]
+        for lins in per_layer:
+            w, b = Stack(self.n, tuple(lins[0].weight.shape)), Stack(self.n, tuple(lins[0].bias.shape))
+            for p, lin in enumerate(lins):
                 w[p].copy_(lin.weight.detach())
                 b[p].copy_(lin.bias.detach())
             self.weights.append(w)
@@ -382,8 +385,7 @@ class Group:
         """Point `row`'s weights into `model` (built for it), and its optimiser as a lone point's training
         leaves it."""
         with torch.no_grad():
-            lins = [m for m in model.layers if isinstance(m, nn.Linear)]
-            for li, lin in enumerate(lins):
+            for li, lin in enumerate(_linears(model)):
                 lin.weight.copy_(self.weights[li][row])
                 lin.bias.copy_(self.biases[li][row])
         state = {}
@@ -448,7 +450,7 @@ def fit_group(hps: list[dict], train: Split, val: Split, epochs: int | None = No
         gen = batch_generator(hp["seed"], "cpu")
         gens.append(gen)
         results.append(FitResult(model, None, generator=gen, rng_state=rng))
-    group = Group(hps, n_features, models)
+    group = Group(hps, models)
     active = list(range(len(hps)))
     n, bs = len(train.y), hps[0]["batch_size"]
     val_x = Stack(len(hps), tuple(val.x.shape))

@@ -135,9 +135,9 @@ def _fit_groups(pack, todo, data, device, probes: Path) -> dict:
         groups.setdefault((batched.group_key(point.hparams), point.epochs), []).append(point)
     fitted = {}
     for (key, epochs), points in groups.items():
-        name = hashlib.sha256(key.encode()).hexdigest()[:8]
         if len(points) < 2:
             continue
+        name = hashlib.sha256(key.encode()).hexdigest()[:8]
         train, val = data.single()
         verdict = batched.probe([p.hparams for p in points], train, val, probes)
         if not verdict["exact"]:
